@@ -1,0 +1,420 @@
+//! Composes what components produce: resolves the facts they publish for
+//! each other, validates every output file, and assembles one tree of files
+//! that `kustomize build` (and so a Flux `Kustomization`) accepts.
+//!
+//! Pure functions over plain data: nothing here runs a component or touches
+//! the disk.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::limits::Limits;
+use crate::runtime::{Fact, FactDecl, FactValue};
+
+/// The name of the file cairn writes into every directory it generates.
+pub const KUSTOMIZATION: &str = "kustomization.yaml";
+
+/// A problem with the facts components publish or read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FactError {
+    #[error("component {component:?} published the fact {key:?} without declaring it in `provides`")]
+    Undeclared { component: String, key: String },
+    #[error(
+        "the fact {key:?} is published by both {first:?} and {second:?}; enable only one of them, or configure one not to publish it"
+    )]
+    Conflict { key: String, first: String, second: String },
+    #[error(
+        "component {component:?} requires the fact {key:?} ({description}), which no enabled component provides; enable a component that provides it, or disable {component:?}"
+    )]
+    Missing {
+        component: String,
+        key: String,
+        description: String,
+    },
+    #[error("component {component:?} published {key:?}, which is not a fact key (lower-case dot-separated words, e.g. ingress.class)")]
+    BadKey { component: String, key: String },
+}
+
+/// A published fact and the component that published it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Published {
+    pub provider: String,
+    pub value: FactValue,
+}
+
+/// What one component published in phase 1.
+pub struct Publication<'a> {
+    pub component: &'a str,
+    pub provides: &'a [FactDecl],
+    pub facts: Vec<Fact>,
+}
+
+/// Merges every component's phase-1 facts into one table, refusing facts a
+/// component did not declare and keys two components both publish.
+pub fn resolve_facts(publications: Vec<Publication<'_>>) -> Result<BTreeMap<String, Published>, Vec<FactError>> {
+    let mut table: BTreeMap<String, Published> = BTreeMap::new();
+    let mut errors = Vec::new();
+    for publication in publications {
+        for fact in publication.facts {
+            let component = publication.component.to_string();
+            if !valid_fact_key(&fact.key) {
+                errors.push(FactError::BadKey { component, key: fact.key });
+                continue;
+            }
+            if !publication.provides.iter().any(|d| d.key == fact.key) {
+                errors.push(FactError::Undeclared { component, key: fact.key });
+                continue;
+            }
+            if let Some(existing) = table.get(&fact.key) {
+                errors.push(FactError::Conflict {
+                    key: fact.key,
+                    first: existing.provider.clone(),
+                    second: component,
+                });
+                continue;
+            }
+            table.insert(
+                fact.key,
+                Published {
+                    provider: component,
+                    value: fact.value,
+                },
+            );
+        }
+    }
+    if errors.is_empty() { Ok(table) } else { Err(errors) }
+}
+
+/// The facts a component declared it reads, from the table; an error for
+/// each required one that nobody published.
+pub fn facts_for(
+    component: &str,
+    reads: &[FactDecl],
+    table: &BTreeMap<String, Published>,
+) -> Result<Vec<Fact>, Vec<FactError>> {
+    let mut facts = Vec::new();
+    let mut errors = Vec::new();
+    for decl in reads {
+        match table.get(&decl.key) {
+            Some(published) => facts.push(Fact {
+                key: decl.key.clone(),
+                value: published.value.clone(),
+            }),
+            None if decl.required => errors.push(FactError::Missing {
+                component: component.into(),
+                key: decl.key.clone(),
+                description: decl.description.clone(),
+            }),
+            None => {}
+        }
+    }
+    if errors.is_empty() { Ok(facts) } else { Err(errors) }
+}
+
+fn valid_fact_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 128
+        && key.split('.').all(|word| {
+            !word.is_empty()
+                && word.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
+/// One problem with one output file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputProblem {
+    pub component: String,
+    pub file: String,
+    pub problem: String,
+}
+
+impl std::fmt::Display for OutputProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "component {:?}, file {:?}: {}", self.component, self.file, self.problem)
+    }
+}
+
+/// One component's files, as rendered.
+pub struct ComponentFiles {
+    /// The component's name in the stack: its output directory.
+    pub component: String,
+    pub files: Vec<(String, String)>,
+}
+
+/// A file of the assembled tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeFile {
+    /// The component that produced it; `None` for the root kustomization.
+    pub component: Option<String>,
+    pub content: String,
+}
+
+/// Every file cairn generates, by path relative to the output directory.
+pub type Tree = BTreeMap<String, TreeFile>;
+
+/// Validates every component's files and assembles the tree: each
+/// component's files under its own directory, a `kustomization.yaml` listing
+/// them in each, and one at the root listing the component directories.
+/// Reports every problem, not just the first.
+pub fn assemble(outputs: Vec<ComponentFiles>, limits: &Limits) -> Result<Tree, Vec<OutputProblem>> {
+    let mut problems = Vec::new();
+    let mut tree = Tree::new();
+    let mut folded: BTreeMap<String, String> = BTreeMap::new();
+    let mut dirs = Vec::new();
+    for output in outputs {
+        let component = output.component;
+        let mut resources = Vec::new();
+        for (path, content) in output.files {
+            let problem = |problem: String| OutputProblem {
+                component: component.clone(),
+                file: path.clone(),
+                problem,
+            };
+            if let Err(p) = check_path(&path, limits) {
+                problems.push(problem(p));
+                continue;
+            }
+            if let Err(p) = check_yaml(&content) {
+                problems.push(problem(p));
+                continue;
+            }
+            let full = format!("{component}/{path}");
+            if let Some(other) = folded.insert(full.to_lowercase(), full.clone()) {
+                let what = if other == full {
+                    "is produced twice".to_string()
+                } else {
+                    format!("differs only in case from {other:?}, which breaks on case-insensitive file systems")
+                };
+                problems.push(problem(what));
+                continue;
+            }
+            resources.push(path);
+            tree.insert(
+                full,
+                TreeFile {
+                    component: Some(component.clone()),
+                    content,
+                },
+            );
+        }
+        resources.sort();
+        let kustomization = kustomization(&format!("the files of component {component}"), &resources);
+        tree.insert(
+            format!("{component}/{KUSTOMIZATION}"),
+            TreeFile {
+                component: Some(component.clone()),
+                content: kustomization,
+            },
+        );
+        dirs.push(component);
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    dirs.sort();
+    tree.insert(
+        KUSTOMIZATION.into(),
+        TreeFile {
+            component: None,
+            content: kustomization("every component's directory", &dirs),
+        },
+    );
+    Ok(tree)
+}
+
+/// A kustomize `Kustomization` listing `resources`.
+fn kustomization(what: &str, resources: &[String]) -> String {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Kustomization<'a> {
+        api_version: &'a str,
+        kind: &'a str,
+        resources: &'a [String],
+    }
+    let body = serde_yaml::to_string(&Kustomization {
+        api_version: "kustomize.config.k8s.io/v1beta1",
+        kind: "Kustomization",
+        resources,
+    })
+    .expect("a list of strings serialises");
+    format!("# Generated by cairn: lists {what}. Rewritten on every run; do not edit.\n{body}")
+}
+
+/// A relative, portable path inside the component's directory.
+fn check_path(path: &str, limits: &Limits) -> Result<(), String> {
+    if path.is_empty() {
+        return Err("the path is empty".into());
+    }
+    if path.chars().count() > limits.path_length {
+        return Err(format!("the path is longer than {} characters (--limit path-length)", limits.path_length));
+    }
+    if path.contains('\0') {
+        return Err("the path contains a NUL byte".into());
+    }
+    if path.contains('\\') {
+        return Err("the path contains a backslash; use '/' between directories".into());
+    }
+    if path.starts_with('/') || path.as_bytes().get(1) == Some(&b':') {
+        return Err("the path is absolute; paths are relative to the component's directory".into());
+    }
+    for segment in path.split('/') {
+        match segment {
+            ".." => return Err("the path contains '..'; a component may only write inside its own directory".into()),
+            "." | "" => return Err("the path has an empty or '.' segment".into()),
+            _ if segment.chars().any(char::is_control) => {
+                return Err("the path contains a control character".into());
+            }
+            _ => {}
+        }
+    }
+    let file_name = path.rsplit('/').next().unwrap_or(path);
+    if file_name.eq_ignore_ascii_case(KUSTOMIZATION)
+        || file_name.eq_ignore_ascii_case("kustomization.yml")
+        || file_name == "Kustomization"
+    {
+        return Err("kustomization files are reserved: cairn writes them".into());
+    }
+    if !(file_name.ends_with(".yaml") || file_name.ends_with(".yml")) {
+        return Err("the file name must end in .yaml or .yml".into());
+    }
+    Ok(())
+}
+
+/// Every document parses as YAML and is a Kubernetes object.
+fn check_yaml(content: &str) -> Result<(), String> {
+    use serde::Deserialize;
+    let mut objects = 0;
+    for (index, document) in serde_yaml::Deserializer::from_str(content).enumerate() {
+        let n = index + 1;
+        let value = serde_yaml::Value::deserialize(document)
+            .map_err(|err| format!("document {n} is not valid YAML: {err}"))?;
+        if value.is_null() {
+            continue;
+        }
+        let text = |key: &str| value.get(key).and_then(serde_yaml::Value::as_str).filter(|s| !s.is_empty());
+        let name = value
+            .get("metadata")
+            .and_then(|m| m.get("name"))
+            .and_then(serde_yaml::Value::as_str)
+            .filter(|s| !s.is_empty());
+        let missing: Vec<&str> = [
+            ("apiVersion", text("apiVersion").is_none()),
+            ("kind", text("kind").is_none()),
+            ("metadata.name", name.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(field, missing)| missing.then_some(field))
+        .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "document {n} is not a Kubernetes object: it has no {}",
+                missing.join(", no ")
+            ));
+        }
+        objects += 1;
+    }
+    if objects == 0 {
+        return Err("the file holds no Kubernetes object".into());
+    }
+    Ok(())
+}
+
+/// Component names that appear more than once.
+pub fn duplicate_names<'a>(names: impl IntoIterator<Item = &'a str>) -> BTreeSet<&'a str> {
+    let mut seen = BTreeSet::new();
+    names.into_iter().filter(|n| !seen.insert(*n)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(component: &str, files: &[(&str, &str)]) -> ComponentFiles {
+        ComponentFiles {
+            component: component.into(),
+            files: files.iter().map(|(p, c)| (p.to_string(), c.to_string())).collect(),
+        }
+    }
+
+    const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n";
+
+    #[test]
+    fn assembles_kustomizations() {
+        let tree = assemble(
+            vec![files("b", &[("z.yaml", CM), ("sub/a.yaml", CM)]), files("a", &[("x.yaml", CM)])],
+            &Limits::default(),
+        )
+        .unwrap();
+        let paths: Vec<&str> = tree.keys().map(String::as_str).collect();
+        assert_eq!(
+            paths,
+            ["a/kustomization.yaml", "a/x.yaml", "b/kustomization.yaml", "b/sub/a.yaml", "b/z.yaml", "kustomization.yaml"]
+        );
+        assert!(tree["b/kustomization.yaml"].content.contains("- sub/a.yaml\n- z.yaml\n"));
+        assert!(tree["kustomization.yaml"].content.contains("- a\n- b\n"));
+    }
+
+    #[test]
+    fn rejects_bad_paths_and_documents() {
+        let bad = [
+            ("../x.yaml", CM, "'..'"),
+            ("/etc/x.yaml", CM, "absolute"),
+            ("a\\b.yaml", CM, "backslash"),
+            ("kustomization.yaml", CM, "reserved"),
+            ("x.json", CM, ".yaml"),
+            ("y.yaml", "a: [", "not valid YAML"),
+            ("z.yaml", "foo: bar\n", "no apiVersion, no kind, no metadata.name"),
+            ("e.yaml", "", "no Kubernetes object"),
+        ];
+        for (path, content, expected) in bad {
+            let problems = assemble(vec![files("c", &[(path, content)])], &Limits::default()).unwrap_err();
+            assert!(problems[0].problem.contains(expected), "{path}: {problems:?}");
+        }
+    }
+
+    #[test]
+    fn rejects_duplicates_and_case_collisions() {
+        let problems = assemble(
+            vec![files("c", &[("a.yaml", CM), ("a.yaml", CM), ("A.yaml", CM)])],
+            &Limits::default(),
+        )
+        .unwrap_err();
+        assert_eq!(problems.len(), 2);
+        assert!(problems[0].problem.contains("twice"));
+        assert!(problems[1].problem.contains("case"));
+    }
+
+    #[test]
+    fn facts_conflict_undeclared_and_missing() {
+        let decl = |key: &str| FactDecl {
+            key: key.into(),
+            description: "d".into(),
+            required: true,
+        };
+        let fact = |key: &str| Fact {
+            key: key.into(),
+            value: FactValue::Flag(true),
+        };
+        let provides = [decl("a.b")];
+        let errors = resolve_facts(vec![
+            Publication {
+                component: "one",
+                provides: &provides,
+                facts: vec![fact("a.b"), fact("c.d")],
+            },
+            Publication {
+                component: "two",
+                provides: &provides,
+                facts: vec![fact("a.b")],
+            },
+        ])
+        .unwrap_err();
+        assert!(matches!(&errors[0], FactError::Undeclared { key, .. } if key == "c.d"));
+        assert!(matches!(&errors[1], FactError::Conflict { first, second, .. } if first == "one" && second == "two"));
+
+        let missing = facts_for("grafana", &[decl("logs.url")], &BTreeMap::new()).unwrap_err();
+        let message = missing[0].to_string();
+        assert!(message.contains("\"grafana\"") && message.contains("\"logs.url\""), "{message}");
+    }
+}

@@ -1,0 +1,283 @@
+//! Renders a set of components into one tree: values are validated against
+//! each component's schema, phase 1 collects facts, phase 2 renders, and
+//! `compose` validates and assembles the files.
+//!
+//! Components run in parallel within each phase. Every problem of a phase is
+//! collected before failing, so the user fixes them in one pass. Nothing here
+//! writes anywhere.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use rayon::prelude::*;
+
+use crate::compose::{self, ComponentFiles, FactError, OutputProblem, Publication, Published, Tree};
+use crate::runtime::{CallError, Diagnostic, Failure, Loaded, Runtime, Severity};
+use crate::values::{self, ValuesError};
+
+/// One component to render, under `name`, with the user's values for it.
+pub struct Instance<'a> {
+    pub name: String,
+    pub component: &'a Loaded,
+    pub values: Option<serde_json::Value>,
+}
+
+/// A successful render.
+pub struct Rendering {
+    pub tree: Tree,
+    pub components: Vec<ComponentSummary>,
+    /// Every fact published, by key.
+    pub facts: BTreeMap<String, Published>,
+    /// Warnings and notes components returned, with the component's name.
+    pub diagnostics: Vec<(String, Diagnostic)>,
+}
+
+/// What one component contributed.
+pub struct ComponentSummary {
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+    /// The configuration it rendered with: the user's values plus defaults.
+    pub config: serde_json::Value,
+    /// Files it produced, not counting the generated kustomization.
+    pub files: usize,
+}
+
+/// One component that failed, and how.
+#[derive(Debug)]
+pub struct ComponentFailure {
+    pub component: String,
+    pub error: CallError,
+}
+
+/// Why a render failed. Each variant holds every problem of its stage.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("{}", describe_values(.0))]
+    Values(Vec<(String, ValuesError)>),
+    #[error("{}", describe_failures(.0))]
+    Components(Vec<ComponentFailure>),
+    #[error("{}", bulleted("facts do not resolve:", .0))]
+    Facts(Vec<FactError>),
+    #[error("{}", bulleted("invalid output:", .0))]
+    Output(Vec<OutputProblem>),
+    #[error("more than one component is named {0:?}; give each copy its own name (NAME=COMPONENT.wasm)")]
+    DuplicateName(String),
+}
+
+/// Renders `instances` with `runtime`.
+pub fn render(runtime: &Runtime, instances: &[Instance<'_>]) -> Result<Rendering, RenderError> {
+    if let Some(name) = compose::duplicate_names(instances.iter().map(|i| i.name.as_str()))
+        .into_iter()
+        .next()
+    {
+        return Err(RenderError::DuplicateName(name.into()));
+    }
+
+    let mut configs = Vec::new();
+    let mut invalid = Vec::new();
+    for instance in instances {
+        match values::prepare(&instance.component.metadata.config_schema, instance.values.as_ref()) {
+            Ok(config) => configs.push(config),
+            Err(err) => invalid.push((instance.name.clone(), err)),
+        }
+    }
+    if !invalid.is_empty() {
+        return Err(RenderError::Values(invalid));
+    }
+    let config_json: Vec<String> = configs.iter().map(|c| c.to_string()).collect();
+
+    // Phase 1: facts.
+    let published = collect(instances.par_iter().zip(&config_json).map(|(instance, config)| {
+        runtime
+            .facts(instance.component, config)
+            .map_err(|error| failure(instance, error))
+    }))?;
+    let publications = instances
+        .iter()
+        .zip(published)
+        .map(|(instance, facts)| Publication {
+            component: &instance.name,
+            provides: &instance.component.metadata.provides,
+            facts,
+        })
+        .collect();
+    let table = compose::resolve_facts(publications).map_err(RenderError::Facts)?;
+
+    let mut inputs = Vec::new();
+    let mut missing = Vec::new();
+    for instance in instances {
+        match compose::facts_for(&instance.name, &instance.component.metadata.reads, &table) {
+            Ok(facts) => inputs.push(facts),
+            Err(errors) => missing.extend(errors),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(RenderError::Facts(missing));
+    }
+
+    // Phase 2: render.
+    let rendered = collect(
+        instances
+            .par_iter()
+            .zip(&config_json)
+            .zip(&inputs)
+            .map(|((instance, config), facts)| {
+                let rendered = runtime
+                    .render(instance.component, config, facts)
+                    .map_err(|error| failure(instance, error))?;
+                let errors: Vec<Diagnostic> = rendered
+                    .diagnostics
+                    .iter()
+                    .filter(|d| d.severity == Severity::Error)
+                    .cloned()
+                    .collect();
+                if !errors.is_empty() {
+                    return Err(failure(
+                        instance,
+                        CallError {
+                            failure: Failure::InvalidConfig(errors),
+                            log: rendered.log.clone(),
+                        },
+                    ));
+                }
+                Ok(rendered)
+            }),
+    )?;
+
+    let mut diagnostics = Vec::new();
+    let mut outputs = Vec::new();
+    let mut components = Vec::new();
+    for ((instance, rendered), config) in instances.iter().zip(rendered).zip(configs) {
+        diagnostics.extend(rendered.diagnostics.into_iter().map(|d| (instance.name.clone(), d)));
+        components.push(ComponentSummary {
+            name: instance.name.clone(),
+            version: instance.component.metadata.version.clone(),
+            sha256: instance.component.sha256.clone(),
+            config,
+            files: rendered.files.len(),
+        });
+        outputs.push(ComponentFiles {
+            component: instance.name.clone(),
+            files: rendered.files,
+        });
+    }
+    let tree = compose::assemble(outputs, runtime.limits()).map_err(RenderError::Output)?;
+    Ok(Rendering {
+        tree,
+        components,
+        facts: table,
+        diagnostics,
+    })
+}
+
+fn failure(instance: &Instance<'_>, error: CallError) -> ComponentFailure {
+    ComponentFailure {
+        component: instance.name.clone(),
+        error,
+    }
+}
+
+/// Collects parallel results in order, keeping every failure.
+fn collect<T: Send>(
+    results: impl IndexedParallelIterator<Item = Result<T, ComponentFailure>>,
+) -> Result<Vec<T>, RenderError> {
+    let results: Vec<Result<T, ComponentFailure>> = results.collect();
+    let mut ok = Vec::new();
+    let mut failed = Vec::new();
+    for result in results {
+        match result {
+            Ok(value) => ok.push(value),
+            Err(failure) => failed.push(failure),
+        }
+    }
+    if failed.is_empty() {
+        Ok(ok)
+    } else {
+        Err(RenderError::Components(failed))
+    }
+}
+
+fn bulleted<T: std::fmt::Display>(title: &str, items: &[T]) -> String {
+    let mut out = title.to_string();
+    for item in items {
+        let _ = write!(out, "\n  - {item}");
+    }
+    out
+}
+
+fn describe_values(invalid: &[(String, ValuesError)]) -> String {
+    let mut out = String::from("invalid values:");
+    for (component, err) in invalid {
+        match err {
+            ValuesError::Invalid(violations) => {
+                for v in violations {
+                    let field = if v.field.is_empty() {
+                        component.clone()
+                    } else {
+                        format!("{component}.{}", v.field)
+                    };
+                    let _ = write!(out, "\n  - {field}: {}", v.message);
+                }
+            }
+            ValuesError::BadSchema(_) => {
+                let _ = write!(out, "\n  - component {component:?}: {err}");
+            }
+        }
+    }
+    out
+}
+
+fn describe_failures(failures: &[ComponentFailure]) -> String {
+    let mut out = String::new();
+    for (i, f) in failures.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&describe_failure(&f.component, &f.error));
+    }
+    out
+}
+
+/// `component "loki": exceeded the 10s render deadline`, then the
+/// diagnostics and the captured log, indented.
+pub fn describe_failure(component: &str, error: &CallError) -> String {
+    let mut out = format!("component {component:?}: {}", error.failure);
+    if let Failure::InvalidConfig(diags) = &error.failure {
+        for d in diags {
+            match &d.field {
+                Some(field) => {
+                    let _ = write!(out, "\n  - {component}.{field}: {}", d.message);
+                }
+                None => {
+                    let _ = write!(out, "\n  - {}", d.message);
+                }
+            }
+        }
+    }
+    let log = error.log.trim_end();
+    if !log.is_empty() {
+        let lines: Vec<&str> = log.lines().collect();
+        let shown = &lines[lines.len().saturating_sub(LOG_LINES)..];
+        if shown.len() < lines.len() {
+            let _ = write!(out, "\n  its output (last {} of {} lines):", shown.len(), lines.len());
+        } else {
+            let _ = write!(out, "\n  its output:");
+        }
+        for line in shown {
+            match line.char_indices().nth(LOG_LINE_CHARS) {
+                Some((cut, _)) => {
+                    let _ = write!(out, "\n  | {}...", &line[..cut]);
+                }
+                None => {
+                    let _ = write!(out, "\n  | {line}");
+                }
+            }
+        }
+    }
+    out
+}
+
+/// How much of a failed component's output an error shows.
+const LOG_LINES: usize = 20;
+const LOG_LINE_CHARS: usize = 200;

@@ -1,0 +1,130 @@
+//! The compiled-component cache.
+//!
+//! Compiling a component with Cranelift takes from milliseconds (Rust, ~100 KB)
+//! to tens of seconds (JavaScript and Python, ~15 MB). cairn compiles each
+//! component once per engine configuration and keeps the machine code here.
+//!
+//! Loading machine code is `unsafe`: wasmtime trusts a precompiled artifact
+//! completely. So an entry is only ever loaded if cairn itself wrote it:
+//! - the key is the sha256 of the component's bytes plus wasmtime's engine
+//!   compatibility hash, so a changed component or engine misses;
+//! - each entry carries the sha256 of its body, checked before loading, so a
+//!   truncated or corrupted file is recompiled, never loaded;
+//! - entries are written to a temporary file and renamed into place, so
+//!   concurrent runs never see half an entry;
+//! - the directory is private (0700), and an entry not owned by the current
+//!   user, or writable by others, is ignored.
+
+use std::hash::Hasher;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+/// Identifies entries written by cairn, and the entry format version.
+const MAGIC: &[u8; 12] = b"cairn-cwasm1";
+
+pub struct Cache {
+    dir: PathBuf,
+}
+
+impl Cache {
+    /// The cache under the user's cache directory (`$XDG_CACHE_HOME/cairn`
+    /// on Linux).
+    pub fn user_default() -> anyhow::Result<Self> {
+        let base = dirs::cache_dir().context(
+            "cannot find a cache directory: set XDG_CACHE_HOME (or HOME), or pass --no-cache",
+        )?;
+        Ok(Self::at(base.join("cairn").join("compiled")))
+    }
+
+    pub fn at(dir: PathBuf) -> Self {
+        Self { dir }
+    }
+
+    /// The compiled form of `wasm` (whose sha256 is `digest`), from the cache
+    /// or compiled now and stored. Returns whether it was a hit.
+    pub fn load_or_compile(&self, engine: &Engine, digest: &str, wasm: &[u8]) -> wasmtime::Result<(Component, bool)> {
+        let path = self.dir.join(format!("{}.cwasm", entry_key(engine, digest)));
+        if let Some(component) = self.load(engine, &path) {
+            return Ok((component, true));
+        }
+        let component = Component::new(engine, wasm)?;
+        // A cache that cannot be written is slower, not broken.
+        let _ = self.store(&path, &component);
+        Ok((component, false))
+    }
+
+    fn load(&self, engine: &Engine, path: &Path) -> Option<Component> {
+        let file = std::fs::File::open(path).ok()?;
+        if !owned_privately(&file) {
+            return None;
+        }
+        let data = std::fs::read(path).ok()?;
+        let body = data.strip_prefix(MAGIC.as_slice())?;
+        let (digest, body) = body.split_at_checked(32)?;
+        if Sha256::digest(body).as_slice() != digest {
+            return None;
+        }
+        // SAFETY: the entry was written by `store` below (magic, ownership and
+        // body digest checked above) from a component this engine compiled,
+        // and its key includes the engine's compatibility hash.
+        unsafe { Component::deserialize(engine, body) }.ok()
+    }
+
+    fn store(&self, path: &Path, component: &Component) -> anyhow::Result<()> {
+        create_private_dir(&self.dir)?;
+        let body = component.serialize()?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+        tmp.write_all(MAGIC)?;
+        tmp.write_all(&Sha256::digest(&body))?;
+        tmp.write_all(&body)?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(path)?;
+        Ok(())
+    }
+}
+
+/// sha256 over the component's digest and the engine's compatibility hash.
+fn entry_key(engine: &Engine, digest: &str) -> String {
+    struct ShaHasher(Sha256);
+    impl Hasher for ShaHasher {
+        fn finish(&self) -> u64 {
+            0
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.update(bytes);
+        }
+    }
+    let mut hasher = ShaHasher(Sha256::new());
+    std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut hasher);
+    hasher.0.update(digest.as_bytes());
+    format!("{:x}", hasher.0.finalize())
+}
+
+#[cfg(unix)]
+fn owned_privately(file: &std::fs::File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = file.metadata() else { return false };
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    meta.uid() == uid && meta.mode() & 0o022 == 0
+}
+
+#[cfg(not(unix))]
+fn owned_privately(_file: &std::fs::File) -> bool {
+    true
+}
+
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the cache directory {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}

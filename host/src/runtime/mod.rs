@@ -1,0 +1,491 @@
+//! Runs components: the wasmtime engine, the sandbox each call gets, the
+//! compiled-component cache, and the three calls of the contract (`describe`,
+//! `facts`, `render`).
+//!
+//! This module knows nothing of stacks, values files or the repo. It takes
+//! component bytes and JSON configuration in, and hands plain data out
+//! ([`Metadata`], [`Fact`], [`Rendered`]), or a typed [`CallError`] that says
+//! which limit was hit.
+
+mod cache;
+mod sandbox;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bytesize::ByteSize;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Engine, Store, Trap};
+
+pub use cache::Cache;
+use sandbox::{LimitHit, Sandbox};
+
+use crate::limits::Limits;
+
+/// Host bindings of the WIT world in `wit/`.
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "stack-component",
+    });
+}
+
+use bindings::cairn::component::types as wit;
+
+/// How often the epoch ticks; deadlines are rounded up to it.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The engine, linker and cache shared by every component of a run.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<Sandbox>,
+    limits: Limits,
+    cache: Option<Cache>,
+    _ticker: EpochTicker,
+}
+
+/// A component compiled and described, ready to call.
+pub struct Loaded {
+    /// Hex sha256 of the component's bytes.
+    pub sha256: String,
+    pub metadata: Metadata,
+    /// The interfaces the component imports: its capabilities.
+    pub imports: Vec<String>,
+    /// Whether the compiled code came from the cache.
+    pub cache_hit: bool,
+    pre: bindings::StackComponentPre<Sandbox>,
+}
+
+/// `describe` of a component, as plain data.
+#[derive(Debug, Clone, Serialize)]
+pub struct Metadata {
+    pub name: String,
+    pub version: String,
+    pub title: String,
+    pub description: String,
+    pub category: String,
+    pub readme: String,
+    /// The configuration JSON Schema, parsed.
+    pub config_schema: serde_json::Value,
+    pub provides: Vec<FactDecl>,
+    pub reads: Vec<FactDecl>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FactDecl {
+    pub key: String,
+    pub description: String,
+    pub required: bool,
+}
+
+/// A typed fact value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum FactValue {
+    Text(String),
+    Flag(bool),
+    Number(i64),
+    Texts(Vec<String>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fact {
+    pub key: String,
+    pub value: FactValue,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub message: String,
+    pub field: Option<String>,
+    pub file: Option<String>,
+}
+
+/// What `render` returned, within the output limits.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// (path relative to the component's directory, YAML text), as returned.
+    pub files: Vec<(String, String)>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// The captured stdout, stderr and log of the call.
+    pub log: String,
+}
+
+/// Which call of the contract failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Describe,
+    Facts,
+    Render,
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Phase::Describe => "describe",
+            Phase::Facts => "facts",
+            Phase::Render => "render",
+        })
+    }
+}
+
+/// Why a call into a component failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error("exceeded the {} {phase} deadline", humantime::format_duration(*.limit))]
+    Deadline { phase: Phase, limit: Duration },
+    #[error("exceeded the {limit} memory limit during {phase}")]
+    Memory { phase: Phase, limit: ByteSize },
+    #[error("exceeded the table limit of {limit} elements during {phase}")]
+    Table { phase: Phase, limit: usize },
+    #[error("exceeded the {limit} wasm stack limit during {phase} (unbounded recursion?)")]
+    Stack { phase: Phase, limit: ByteSize },
+    #[error("crashed during {phase}: {message}")]
+    Trap { phase: Phase, message: String },
+    #[error("rejected its configuration")]
+    InvalidConfig(Vec<Diagnostic>),
+    #[error("failed during {phase}: {message}")]
+    Failed { phase: Phase, message: String },
+    #[error("exceeded the output limit: {0}")]
+    Output(String),
+    #[error("cannot be instantiated: {0}")]
+    Instantiate(String),
+    #[error("returned invalid {phase} data: {message}")]
+    Contract { phase: Phase, message: String },
+}
+
+/// A failed call, with what the component printed before it failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{failure}")]
+pub struct CallError {
+    pub failure: Failure,
+    pub log: String,
+}
+
+impl Runtime {
+    /// An engine configured with `limits`, caching compiled components in
+    /// `cache` when given.
+    pub fn new(limits: Limits, cache: Option<Cache>) -> anyhow::Result<Self> {
+        let mut config = wasmtime::Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(usize::try_from(limits.stack.as_u64())?)
+            .cranelift_opt_level(wasmtime::OptLevel::Speed)
+            .parallel_compilation(true);
+        let engine = Engine::new(&config)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        bindings::StackComponent::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut linker, |s| s)?;
+        let ticker = EpochTicker::start(engine.clone());
+        Ok(Self {
+            engine,
+            linker,
+            limits,
+            cache,
+            _ticker: ticker,
+        })
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Compiles (or loads from the cache) and describes a component.
+    pub fn load(&self, wasm: &[u8]) -> Result<Loaded, CallError> {
+        let sha256 = format!("{:x}", Sha256::digest(wasm));
+        let instantiate = |message: String| CallError {
+            failure: Failure::Instantiate(message),
+            log: String::new(),
+        };
+        let (component, cache_hit) = match &self.cache {
+            Some(cache) => cache.load_or_compile(&self.engine, &sha256, wasm),
+            None => Component::new(&self.engine, wasm).map(|c| (c, false)),
+        }
+        .map_err(|err| instantiate(format!("not a valid WebAssembly component: {err:#}")))?;
+        let imports = component
+            .component_type()
+            .imports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|err| instantiate(format!("{err:#} (the sandbox grants only WASI 0.2 and cairn:component/host)")))?;
+        let pre = bindings::StackComponentPre::new(pre).map_err(|err| {
+            instantiate(format!("{err:#} (it must export the cairn:component@0.1.0 stack-component world)"))
+        })?;
+        let (meta, _log) = self.call(&pre, Phase::Describe, |c, store| c.call_describe(store))?;
+        let metadata = Metadata::from_wit(meta).map_err(|message| CallError {
+            failure: Failure::Contract {
+                phase: Phase::Describe,
+                message,
+            },
+            log: String::new(),
+        })?;
+        Ok(Loaded {
+            sha256,
+            metadata,
+            imports,
+            cache_hit,
+            pre,
+        })
+    }
+
+    /// Phase 1: the facts the component publishes for `config` (JSON).
+    pub fn facts(&self, component: &Loaded, config: &str) -> Result<Vec<Fact>, CallError> {
+        let (result, log) = self.call(&component.pre, Phase::Facts, |c, store| c.call_facts(store, config))?;
+        match result {
+            Ok(facts) => Ok(facts.into_iter().map(Fact::from_wit).collect()),
+            Err(err) => Err(guest_error(err, Phase::Facts, log)),
+        }
+    }
+
+    /// Phase 2: the component's files for `config` (JSON) and `facts`.
+    pub fn render(&self, component: &Loaded, config: &str, facts: &[Fact]) -> Result<Rendered, CallError> {
+        let facts: Vec<wit::Fact> = facts.iter().map(Fact::to_wit).collect();
+        let (result, log) = self.call(&component.pre, Phase::Render, |c, store| {
+            c.call_render(store, config, &facts)
+        })?;
+        let output = result.map_err(|err| guest_error(err, Phase::Render, log.clone()))?;
+        let rendered = Rendered {
+            files: output.files.into_iter().map(|f| (f.path, f.content)).collect(),
+            diagnostics: output.diagnostics.into_iter().map(Diagnostic::from_wit).collect(),
+            log,
+        };
+        self.check_output_limits(&rendered).map_err(|message| CallError {
+            failure: Failure::Output(message),
+            log: rendered.log.clone(),
+        })?;
+        Ok(rendered)
+    }
+
+    fn check_output_limits(&self, rendered: &Rendered) -> Result<(), String> {
+        let limits = &self.limits;
+        if rendered.files.len() > limits.output_files {
+            return Err(format!(
+                "{} files, more than the {} allowed (--limit output-files)",
+                rendered.files.len(),
+                limits.output_files
+            ));
+        }
+        let mut total = 0u64;
+        for (path, content) in &rendered.files {
+            let size = content.len() as u64;
+            if size > limits.output_file_size.as_u64() {
+                return Err(format!(
+                    "file {path:?} holds {}, more than the {} allowed per file (--limit output-file-size)",
+                    ByteSize::b(size),
+                    limits.output_file_size
+                ));
+            }
+            total += size;
+        }
+        if total > limits.output_total.as_u64() {
+            return Err(format!(
+                "{} files hold {} together, more than the {} allowed (--limit output-total)",
+                rendered.files.len(),
+                ByteSize::b(total),
+                limits.output_total
+            ));
+        }
+        Ok(())
+    }
+
+    /// Runs `f` on a fresh instance in a fresh store, within the limits.
+    fn call<R>(
+        &self,
+        pre: &bindings::StackComponentPre<Sandbox>,
+        phase: Phase,
+        f: impl FnOnce(&bindings::StackComponent, &mut Store<Sandbox>) -> wasmtime::Result<R>,
+    ) -> Result<(R, String), CallError> {
+        let mut store = Store::new(&self.engine, Sandbox::new(&self.limits));
+        store.limiter(|s| &mut s.limiter);
+        store.set_hostcall_fuel(usize::try_from(self.limits.hostcall_data.as_u64()).unwrap_or(usize::MAX));
+        store.set_max_component_handles(self.limits.handles);
+        let ticks = self.limits.deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos()).max(1);
+        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+        store.epoch_deadline_trap();
+
+        let result = pre.instantiate(&mut store).and_then(|instance| f(&instance, &mut store));
+        let log = store.data().log.text();
+        match result {
+            Ok(value) => Ok((value, log)),
+            Err(err) => {
+                let failure = self.classify(err, phase, store.data().limiter.hit);
+                Err(CallError { failure, log })
+            }
+        }
+    }
+
+    /// Turns a wasmtime error into the limit or fault it stands for.
+    fn classify(&self, err: wasmtime::Error, phase: Phase, hit: Option<LimitHit>) -> Failure {
+        let limits = &self.limits;
+        match (err.downcast_ref::<Trap>(), hit) {
+            (Some(Trap::Interrupt), _) => Failure::Deadline {
+                phase,
+                limit: limits.deadline,
+            },
+            (Some(Trap::StackOverflow), _) => Failure::Stack {
+                phase,
+                limit: limits.stack,
+            },
+            (_, Some(LimitHit::Memory)) => Failure::Memory {
+                phase,
+                limit: limits.memory,
+            },
+            (_, Some(LimitHit::Table)) => Failure::Table {
+                phase,
+                limit: limits.table_elements,
+            },
+            (Some(trap), None) => Failure::Trap {
+                phase,
+                message: trap.to_string(),
+            },
+            (None, None) => Failure::Trap {
+                phase,
+                message: format!("{err:#}"),
+            },
+        }
+    }
+}
+
+fn guest_error(err: wit::RenderError, phase: Phase, log: String) -> CallError {
+    let failure = match err {
+        wit::RenderError::InvalidConfig(diags) => {
+            Failure::InvalidConfig(diags.into_iter().map(Diagnostic::from_wit).collect())
+        }
+        wit::RenderError::Failed(message) => Failure::Failed { phase, message },
+    };
+    CallError { failure, log }
+}
+
+impl Metadata {
+    fn from_wit(meta: wit::Metadata) -> Result<Self, String> {
+        let config_schema = serde_json::from_str(&meta.config_schema)
+            .map_err(|err| format!("config-schema is not JSON: {err}"))?;
+        if !valid_name(&meta.name) {
+            return Err(format!(
+                "name {:?} must be lower-case letters, digits and '-', at most 63 characters",
+                meta.name
+            ));
+        }
+        let decls = |decls: Vec<wit::FactDecl>| {
+            decls
+                .into_iter()
+                .map(|d| FactDecl {
+                    key: d.key,
+                    description: d.description,
+                    required: d.required,
+                })
+                .collect()
+        };
+        Ok(Self {
+            name: meta.name,
+            version: meta.version,
+            title: meta.title,
+            description: meta.description,
+            category: meta.category,
+            readme: meta.readme,
+            config_schema,
+            provides: decls(meta.provides),
+            reads: decls(meta.reads),
+        })
+    }
+}
+
+/// Whether `name` can name a component (and its output directory): a DNS
+/// label, so it is also safe as a path segment and a Kubernetes name.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+impl Fact {
+    fn from_wit(fact: wit::Fact) -> Self {
+        let value = match fact.value {
+            wit::FactValue::Text(v) => FactValue::Text(v),
+            wit::FactValue::Flag(v) => FactValue::Flag(v),
+            wit::FactValue::Number(v) => FactValue::Number(v),
+            wit::FactValue::Texts(v) => FactValue::Texts(v),
+        };
+        Self { key: fact.key, value }
+    }
+
+    fn to_wit(&self) -> wit::Fact {
+        let value = match &self.value {
+            FactValue::Text(v) => wit::FactValue::Text(v.clone()),
+            FactValue::Flag(v) => wit::FactValue::Flag(*v),
+            FactValue::Number(v) => wit::FactValue::Number(*v),
+            FactValue::Texts(v) => wit::FactValue::Texts(v.clone()),
+        };
+        wit::Fact {
+            key: self.key.clone(),
+            value,
+        }
+    }
+}
+
+impl Diagnostic {
+    fn from_wit(d: wit::Diagnostic) -> Self {
+        Self {
+            severity: match d.severity {
+                wit::Severity::Error => Severity::Error,
+                wit::Severity::Warning => Severity::Warning,
+                wit::Severity::Info => Severity::Info,
+            },
+            message: d.message,
+            field: d.field,
+            file: d.file,
+        }
+    }
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] for as long as the
+/// runtime lives, which is what makes deadlines fire.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("cairn-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .ok();
+        Self { stop, thread }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

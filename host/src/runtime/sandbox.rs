@@ -1,0 +1,268 @@
+//! What one component call can see: a store with WASI linked but nothing
+//! granted, fixed clocks, seeded randomness, captured output and the limits.
+//!
+//! Nothing here grants access to the host: no preopened directories, no
+//! environment, no arguments, no sockets and no name lookups. A component
+//! that tries gets the error WASI returns for a missing capability, as if the
+//! host had none.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::cairn::component::host::{Host, Level};
+use super::bindings::cairn::component::types;
+use crate::limits::Limits;
+
+/// The instant every component sees as "now": 2020-01-01T00:00:00Z. Real time
+/// would make output depend on when it was rendered.
+const FIXED_NOW: Duration = Duration::from_secs(1_577_836_800);
+
+/// The seed of every random generator a component gets. A fixed seed keeps
+/// output byte-identical across runs, also for guests whose hash maps seed
+/// themselves from WASI randomness.
+const RANDOM_SEED: u64 = 0x6361_6972_6e00_0001;
+
+/// The state of one store: one component instance and one call.
+pub struct Sandbox {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub limiter: Limiter,
+    pub log: CapturedLog,
+}
+
+impl Sandbox {
+    pub fn new(limits: &Limits) -> Self {
+        let log = CapturedLog::new(limits.log.as_u64() as usize);
+        let wasi = WasiCtx::builder()
+            .stdout(log.clone())
+            .stderr(log.clone())
+            .wall_clock(FixedClock)
+            .monotonic_clock(FixedClock)
+            .secure_random(StdRng::seed_from_u64(RANDOM_SEED))
+            .insecure_random(StdRng::seed_from_u64(RANDOM_SEED))
+            .insecure_random_seed(u128::from(RANDOM_SEED))
+            .max_random_size(64 * 1024)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .socket_addr_check(|_, _| Box::pin(async { false }))
+            .build();
+        Self {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: Limiter::new(limits),
+            log,
+        }
+    }
+}
+
+impl WasiView for Sandbox {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// The types interface has no functions; the bindings still ask for it.
+impl types::Host for Sandbox {}
+
+impl Host for Sandbox {
+    fn log(&mut self, level: Level, message: String) {
+        let level = match level {
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        };
+        self.log.append(format!("[{level}] {message}\n").as_bytes());
+    }
+}
+
+/// Which limit a store hit, recorded when it is hit so a trap that follows
+/// can be reported as what it really is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitHit {
+    Memory,
+    Table,
+}
+
+/// Enforces the memory and table limits, and remembers which one was hit.
+pub struct Limiter {
+    memory: usize,
+    table_elements: usize,
+    instances: usize,
+    pub hit: Option<LimitHit>,
+}
+
+impl Limiter {
+    fn new(limits: &Limits) -> Self {
+        Self {
+            memory: usize::try_from(limits.memory.as_u64()).unwrap_or(usize::MAX),
+            table_elements: limits.table_elements,
+            instances: limits.instances,
+            hit: None,
+        }
+    }
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.memory {
+            self.hit = Some(LimitHit::Memory);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.table_elements {
+            self.hit = Some(LimitHit::Table);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        self.instances
+    }
+    fn tables(&self) -> usize {
+        self.instances
+    }
+    fn memories(&self) -> usize {
+        self.instances
+    }
+}
+
+/// A clock that never moves.
+struct FixedClock;
+
+impl HostWallClock for FixedClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        FIXED_NOW
+    }
+}
+
+impl HostMonotonicClock for FixedClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        FIXED_NOW.as_nanos() as u64
+    }
+}
+
+/// stdout, stderr and `log` of one call, interleaved, keeping the first
+/// `capacity` bytes. Writes past that are accepted and dropped: a chatty or
+/// hostile guest is never trapped by its own output, and the host's memory
+/// stays bounded.
+#[derive(Clone)]
+pub struct CapturedLog {
+    inner: Arc<Mutex<LogBuffer>>,
+}
+
+struct LogBuffer {
+    bytes: Vec<u8>,
+    capacity: usize,
+    dropped: u64,
+}
+
+impl CapturedLog {
+    fn new(capacity: usize) -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(LogBuffer {
+                bytes: Vec::new(),
+                capacity,
+                dropped: 0,
+            })),
+        }
+    }
+
+    fn append(&self, data: &[u8]) {
+        let mut buf = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let room = buf.capacity.saturating_sub(buf.bytes.len());
+        let kept = data.len().min(room);
+        buf.bytes.extend_from_slice(&data[..kept]);
+        buf.dropped += (data.len() - kept) as u64;
+    }
+
+    /// The captured text, with a note of how much was dropped.
+    pub fn text(&self) -> String {
+        let buf = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut text = String::from_utf8_lossy(&buf.bytes).into_owned();
+        if buf.dropped > 0 {
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text.push_str(&format!(
+                "... {} more bytes of output dropped (log limit {})\n",
+                buf.dropped,
+                bytesize::ByteSize::b(buf.capacity as u64)
+            ));
+        }
+        text
+    }
+}
+
+impl IsTerminal for CapturedLog {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for CapturedLog {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+/// The most a guest may hand over in one write; it then asks again.
+const WRITE_PERMIT: usize = 64 * 1024;
+
+impl OutputStream for CapturedLog {
+    fn write(&mut self, bytes: bytes::Bytes) -> Result<(), StreamError> {
+        self.append(&bytes);
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), StreamError> {
+        Ok(())
+    }
+    fn check_write(&mut self) -> Result<usize, StreamError> {
+        Ok(WRITE_PERMIT)
+    }
+}
+
+#[async_trait::async_trait]
+impl Pollable for CapturedLog {
+    async fn ready(&mut self) {}
+}
+
+impl tokio::io::AsyncWrite for CapturedLog {
+    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        self.append(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}

@@ -1,0 +1,174 @@
+//! A user's values for one component, checked against the component's JSON
+//! Schema and completed with the schema's defaults.
+//!
+//! Validation happens before any call into the component, so a component
+//! only ever sees configuration its own schema accepts, and the user sees
+//! every problem at once, each with its field path.
+
+use jsonschema::paths::LocationSegment;
+use serde_json::{Map, Value};
+
+/// One way the values break the schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Dotted path of the field (`issuer.email`, `hosts[2]`); empty for the
+    /// values as a whole.
+    pub field: String,
+    pub message: String,
+}
+
+/// Why values could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum ValuesError {
+    #[error("its configuration schema is not a valid JSON Schema: {0}")]
+    BadSchema(String),
+    #[error("values do not match the component's schema")]
+    Invalid(Vec<Violation>),
+}
+
+/// Fills in the schema's defaults, then validates. `values` is `None` when
+/// the user set nothing for the component.
+pub fn prepare(schema: &Value, values: Option<&Value>) -> Result<Value, ValuesError> {
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(schema)
+        .map_err(|err| ValuesError::BadSchema(err.to_string()))?;
+    let mut values = match values {
+        None | Some(Value::Null) => Value::Object(Map::new()),
+        Some(v) => v.clone(),
+    };
+    apply_defaults(schema, schema, &mut values, 0);
+    let mut violations: Vec<Violation> = validator
+        .iter_errors(&values)
+        .map(|err| Violation {
+            field: dotted(err.instance_path().iter()),
+            message: err.to_string(),
+        })
+        .collect();
+    if violations.is_empty() {
+        return Ok(values);
+    }
+    violations.sort_by(|a, b| a.field.cmp(&b.field).then(a.message.cmp(&b.message)));
+    violations.dedup();
+    Err(ValuesError::Invalid(violations))
+}
+
+/// Whether `schema` is itself a valid JSON Schema, for `inspect` and
+/// `stack build`.
+pub fn check_schema(schema: &Value) -> Result<(), ValuesError> {
+    jsonschema::options()
+        .build(schema)
+        .map(|_| ())
+        .map_err(|err| ValuesError::BadSchema(err.to_string()))
+}
+
+fn dotted<'a>(segments: impl Iterator<Item = LocationSegment<'a>>) -> String {
+    let mut out = String::new();
+    for segment in segments {
+        match segment {
+            LocationSegment::Property(name) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(&name);
+            }
+            LocationSegment::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// Deep enough for any real configuration; stops a self-referencing schema
+/// from recursing forever.
+const MAX_DEPTH: usize = 64;
+
+/// Inserts the `default` of every property missing from `value`, recursing
+/// into objects that are present. Follows local `$ref`s (`#/$defs/...`) and
+/// `allOf`; `anyOf`/`oneOf` branches are ambiguous and left alone.
+fn apply_defaults(root: &Value, schema: &Value, value: &mut Value, depth: usize) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    let schema = resolve(root, schema, 0);
+    if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
+        for sub in all {
+            apply_defaults(root, sub, value, depth + 1);
+        }
+    }
+    let Some(object) = value.as_object_mut() else {
+        return;
+    };
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+        return;
+    };
+    for (name, sub) in properties {
+        let sub = resolve(root, sub, 0);
+        if !object.contains_key(name)
+            && let Some(default) = sub.get("default")
+        {
+            object.insert(name.clone(), default.clone());
+        }
+        if let Some(child) = object.get_mut(name) {
+            apply_defaults(root, sub, child, depth + 1);
+        }
+    }
+}
+
+/// Follows a local `$ref` chain to the schema it names.
+fn resolve<'a>(root: &'a Value, schema: &'a Value, hops: usize) -> &'a Value {
+    match schema.get("$ref").and_then(Value::as_str) {
+        Some(reference) if hops < MAX_DEPTH => match reference.strip_prefix('#') {
+            Some(pointer) => root
+                .pointer(pointer)
+                .map_or(schema, |target| resolve(root, target, hops + 1)),
+            None => schema,
+        },
+        _ => schema,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn schema() -> Value {
+        json!({
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "replicas": {"type": "integer", "minimum": 1, "default": 2},
+                "issuer": {"$ref": "#/$defs/Issuer", "default": {"name": "le"}},
+                "hosts": {"type": "array", "items": {"type": "string", "format": "hostname"}}
+            },
+            "$defs": {"Issuer": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "default": "le"},
+                    "email": {"type": "string", "format": "email"},
+                    "server": {"type": "string", "default": "production"}
+                }
+            }}
+        })
+    }
+
+    #[test]
+    fn fills_defaults_through_refs() {
+        let values = prepare(&schema(), Some(&json!({"issuer": {"email": "a@b.org"}}))).unwrap();
+        assert_eq!(
+            values,
+            json!({"replicas": 2, "issuer": {"name": "le", "email": "a@b.org", "server": "production"}})
+        );
+    }
+
+    #[test]
+    fn reports_every_violation_with_its_path() {
+        let bad = json!({"replicas": 0, "issuer": {"email": "nope"}, "hosts": ["ok", "-bad-"], "extra": 1});
+        let ValuesError::Invalid(violations) = prepare(&schema(), Some(&bad)).unwrap_err() else {
+            panic!("expected violations");
+        };
+        let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["", "hosts[1]", "issuer.email", "replicas"], "{violations:?}");
+        assert!(violations[0].message.contains("extra"), "{violations:?}");
+    }
+}

@@ -15,7 +15,11 @@ use crate::render::{self, Instance};
 use crate::runtime::{Cache, Loaded, Runtime};
 
 #[derive(Parser)]
-#[command(name = "cairn", version, about = "Share whole Kubernetes cluster stacks through GitOps")]
+#[command(
+    name = "cairn",
+    version,
+    about = "Share whole Kubernetes cluster stacks through GitOps"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -100,16 +104,24 @@ fn runtime(args: &SandboxArgs) -> anyhow::Result<Runtime> {
     for assignment in &args.limits {
         limits.set(assignment)?;
     }
-    let cache = if args.no_cache { None } else { Some(Cache::user_default()?) };
+    let cache = if args.no_cache {
+        None
+    } else {
+        Some(Cache::user_default()?)
+    };
     Runtime::new(limits, cache)
 }
 
 /// Reads and loads a component file.
 fn load(runtime: &Runtime, path: &Path) -> anyhow::Result<Loaded> {
-    let wasm = std::fs::read(path).with_context(|| format!("cannot read component {}", path.display()))?;
-    runtime
-        .load(&wasm)
-        .map_err(|err| anyhow::anyhow!("{}", render::describe_failure(&path.display().to_string(), &err)))
+    let wasm =
+        std::fs::read(path).with_context(|| format!("cannot read component {}", path.display()))?;
+    runtime.load(&wasm).map_err(|err| {
+        anyhow::anyhow!(
+            "{}",
+            render::describe_failure(&path.display().to_string(), &err)
+        )
+    })
 }
 
 fn run_render(args: RenderArgs) -> anyhow::Result<ExitCode> {
@@ -126,14 +138,21 @@ fn run_render(args: RenderArgs) -> anyhow::Result<ExitCode> {
             None => (None, PathBuf::from(spec)),
         })
         .collect();
-    let loaded: Vec<Loaded> = specs
+    // Each distinct file is loaded once, however many copies render.
+    let mut paths: Vec<&PathBuf> = specs.iter().map(|(_, path)| path).collect();
+    paths.sort();
+    paths.dedup();
+    let loaded: Vec<Loaded> = paths
         .par_iter()
-        .map(|(_, path)| load(&runtime, path))
+        .map(|path| load(&runtime, path))
         .collect::<anyhow::Result<_>>()?;
 
     let mut instances = Vec::new();
-    for ((name, path), component) in specs.iter().zip(&loaded) {
-        let name = name.clone().unwrap_or_else(|| component.metadata.name.clone());
+    for (name, path) in &specs {
+        let component = &loaded[paths.binary_search(&path).expect("every path was loaded")];
+        let name = name
+            .clone()
+            .unwrap_or_else(|| component.metadata.name.clone());
         if !crate::runtime::valid_name(&name) {
             bail!(
                 "{}: {name:?} is not a valid component name (lower-case letters, digits and '-')",
@@ -151,7 +170,10 @@ fn run_render(args: RenderArgs) -> anyhow::Result<ExitCode> {
         let names: Vec<&str> = instances.iter().map(|i| i.name.as_str()).collect();
         bail!(
             "{}: values for {unknown:?}, which is not among the components rendered ({}){}",
-            args.values.as_deref().unwrap_or(Path::new("values")).display(),
+            args.values
+                .as_deref()
+                .unwrap_or(Path::new("values"))
+                .display(),
             names.join(", "),
             did_you_mean(unknown, &names)
         );
@@ -164,16 +186,25 @@ fn run_render(args: RenderArgs) -> anyhow::Result<ExitCode> {
         println!("rendered {} {} ({} files)", c.name, c.version, c.files);
     }
     for (component, d) in &rendering.diagnostics {
-        let field = d.field.as_deref().map(|f| format!(" ({component}.{f})")).unwrap_or_default();
+        let field = d
+            .field
+            .as_deref()
+            .map(|f| format!(" ({component}.{f})"))
+            .unwrap_or_default();
         eprintln!("{:?} from {component}: {}{field}", d.severity, d.message);
     }
-    println!("wrote {} files to {}", rendering.tree.len(), args.out.display());
+    println!(
+        "wrote {} files to {}",
+        rendering.tree.len(),
+        args.out.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 /// A values file: a mapping from component name to that component's values.
 fn read_values(path: &Path) -> anyhow::Result<BTreeMap<String, serde_json::Value>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read values file {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read values file {}", path.display()))?;
     let values: Option<BTreeMap<String, serde_json::Value>> = serde_yaml::from_str(&text).with_context(|| {
         format!(
             "{}: not a mapping from component name to values (e.g. `ingress-nginx: {{replicas: 2}}`)",

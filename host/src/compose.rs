@@ -18,12 +18,18 @@ pub const KUSTOMIZATION: &str = "kustomization.yaml";
 /// A problem with the facts components publish or read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FactError {
-    #[error("component {component:?} published the fact {key:?} without declaring it in `provides`")]
+    #[error(
+        "component {component:?} published the fact {key:?} without declaring it in `provides`"
+    )]
     Undeclared { component: String, key: String },
     #[error(
         "the fact {key:?} is published by both {first:?} and {second:?}; enable only one of them, or configure one not to publish it"
     )]
-    Conflict { key: String, first: String, second: String },
+    Conflict {
+        key: String,
+        first: String,
+        second: String,
+    },
     #[error(
         "component {component:?} requires the fact {key:?} ({description}), which no enabled component provides; enable a component that provides it, or disable {component:?}"
     )]
@@ -32,7 +38,9 @@ pub enum FactError {
         key: String,
         description: String,
     },
-    #[error("component {component:?} published {key:?}, which is not a fact key (lower-case dot-separated words, e.g. ingress.class)")]
+    #[error(
+        "component {component:?} published {key:?}, which is not a fact key (lower-case dot-separated words, e.g. ingress.class)"
+    )]
     BadKey { component: String, key: String },
 }
 
@@ -52,18 +60,26 @@ pub struct Publication<'a> {
 
 /// Merges every component's phase-1 facts into one table, refusing facts a
 /// component did not declare and keys two components both publish.
-pub fn resolve_facts(publications: Vec<Publication<'_>>) -> Result<BTreeMap<String, Published>, Vec<FactError>> {
+pub fn resolve_facts(
+    publications: Vec<Publication<'_>>,
+) -> Result<BTreeMap<String, Published>, Vec<FactError>> {
     let mut table: BTreeMap<String, Published> = BTreeMap::new();
     let mut errors = Vec::new();
     for publication in publications {
         for fact in publication.facts {
             let component = publication.component.to_string();
             if !valid_fact_key(&fact.key) {
-                errors.push(FactError::BadKey { component, key: fact.key });
+                errors.push(FactError::BadKey {
+                    component,
+                    key: fact.key,
+                });
                 continue;
             }
             if !publication.provides.iter().any(|d| d.key == fact.key) {
-                errors.push(FactError::Undeclared { component, key: fact.key });
+                errors.push(FactError::Undeclared {
+                    component,
+                    key: fact.key,
+                });
                 continue;
             }
             if let Some(existing) = table.get(&fact.key) {
@@ -83,7 +99,11 @@ pub fn resolve_facts(publications: Vec<Publication<'_>>) -> Result<BTreeMap<Stri
             );
         }
     }
-    if errors.is_empty() { Ok(table) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(table)
+    } else {
+        Err(errors)
+    }
 }
 
 /// The facts a component declared it reads, from the table; an error for
@@ -109,7 +129,11 @@ pub fn facts_for(
             None => {}
         }
     }
-    if errors.is_empty() { Ok(facts) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(facts)
+    } else {
+        Err(errors)
+    }
 }
 
 fn valid_fact_key(key: &str) -> bool {
@@ -117,7 +141,9 @@ fn valid_fact_key(key: &str) -> bool {
         && key.len() <= 128
         && key.split('.').all(|word| {
             !word.is_empty()
-                && word.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && word
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         })
 }
 
@@ -131,7 +157,11 @@ pub struct OutputProblem {
 
 impl std::fmt::Display for OutputProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "component {:?}, file {:?}: {}", self.component, self.file, self.problem)
+        write!(
+            f,
+            "component {:?}, file {:?}: {}",
+            self.component, self.file, self.problem
+        )
     }
 }
 
@@ -184,7 +214,9 @@ pub fn assemble(outputs: Vec<ComponentFiles>, limits: &Limits) -> Result<Tree, V
                 let what = if other == full {
                     "is produced twice".to_string()
                 } else {
-                    format!("differs only in case from {other:?}, which breaks on case-insensitive file systems")
+                    format!(
+                        "differs only in case from {other:?}, which breaks on case-insensitive file systems"
+                    )
                 };
                 problems.push(problem(what));
                 continue;
@@ -199,7 +231,8 @@ pub fn assemble(outputs: Vec<ComponentFiles>, limits: &Limits) -> Result<Tree, V
             );
         }
         resources.sort();
-        let kustomization = kustomization(&format!("the files of component {component}"), &resources);
+        let kustomization =
+            kustomization(&format!("the files of component {component}"), &resources);
         tree.insert(
             format!("{component}/{KUSTOMIZATION}"),
             TreeFile {
@@ -247,7 +280,10 @@ fn check_path(path: &str, limits: &Limits) -> Result<(), String> {
         return Err("the path is empty".into());
     }
     if path.chars().count() > limits.path_length {
-        return Err(format!("the path is longer than {} characters (--limit path-length)", limits.path_length));
+        return Err(format!(
+            "the path is longer than {} characters (--limit path-length)",
+            limits.path_length
+        ));
     }
     if path.contains('\0') {
         return Err("the path contains a NUL byte".into());
@@ -260,7 +296,12 @@ fn check_path(path: &str, limits: &Limits) -> Result<(), String> {
     }
     for segment in path.split('/') {
         match segment {
-            ".." => return Err("the path contains '..'; a component may only write inside its own directory".into()),
+            ".." => {
+                return Err(
+                    "the path contains '..'; a component may only write inside its own directory"
+                        .into(),
+                );
+            }
             "." | "" => return Err("the path has an empty or '.' segment".into()),
             _ if segment.chars().any(char::is_control) => {
                 return Err("the path contains a control character".into());
@@ -292,7 +333,12 @@ fn check_yaml(content: &str) -> Result<(), String> {
         if value.is_null() {
             continue;
         }
-        let text = |key: &str| value.get(key).and_then(serde_yaml::Value::as_str).filter(|s| !s.is_empty());
+        let text = |key: &str| {
+            value
+                .get(key)
+                .and_then(serde_yaml::Value::as_str)
+                .filter(|s| !s.is_empty())
+        };
         let name = value
             .get("metadata")
             .and_then(|m| m.get("name"))
@@ -333,7 +379,10 @@ mod tests {
     fn files(component: &str, files: &[(&str, &str)]) -> ComponentFiles {
         ComponentFiles {
             component: component.into(),
-            files: files.iter().map(|(p, c)| (p.to_string(), c.to_string())).collect(),
+            files: files
+                .iter()
+                .map(|(p, c)| (p.to_string(), c.to_string()))
+                .collect(),
         }
     }
 
@@ -342,16 +391,30 @@ mod tests {
     #[test]
     fn assembles_kustomizations() {
         let tree = assemble(
-            vec![files("b", &[("z.yaml", CM), ("sub/a.yaml", CM)]), files("a", &[("x.yaml", CM)])],
+            vec![
+                files("b", &[("z.yaml", CM), ("sub/a.yaml", CM)]),
+                files("a", &[("x.yaml", CM)]),
+            ],
             &Limits::default(),
         )
         .unwrap();
         let paths: Vec<&str> = tree.keys().map(String::as_str).collect();
         assert_eq!(
             paths,
-            ["a/kustomization.yaml", "a/x.yaml", "b/kustomization.yaml", "b/sub/a.yaml", "b/z.yaml", "kustomization.yaml"]
+            [
+                "a/kustomization.yaml",
+                "a/x.yaml",
+                "b/kustomization.yaml",
+                "b/sub/a.yaml",
+                "b/z.yaml",
+                "kustomization.yaml"
+            ]
         );
-        assert!(tree["b/kustomization.yaml"].content.contains("- sub/a.yaml\n- z.yaml\n"));
+        assert!(
+            tree["b/kustomization.yaml"]
+                .content
+                .contains("- sub/a.yaml\n- z.yaml\n")
+        );
         assert!(tree["kustomization.yaml"].content.contains("- a\n- b\n"));
     }
 
@@ -364,19 +427,30 @@ mod tests {
             ("kustomization.yaml", CM, "reserved"),
             ("x.json", CM, ".yaml"),
             ("y.yaml", "a: [", "not valid YAML"),
-            ("z.yaml", "foo: bar\n", "no apiVersion, no kind, no metadata.name"),
+            (
+                "z.yaml",
+                "foo: bar\n",
+                "no apiVersion, no kind, no metadata.name",
+            ),
             ("e.yaml", "", "no Kubernetes object"),
         ];
         for (path, content, expected) in bad {
-            let problems = assemble(vec![files("c", &[(path, content)])], &Limits::default()).unwrap_err();
-            assert!(problems[0].problem.contains(expected), "{path}: {problems:?}");
+            let problems =
+                assemble(vec![files("c", &[(path, content)])], &Limits::default()).unwrap_err();
+            assert!(
+                problems[0].problem.contains(expected),
+                "{path}: {problems:?}"
+            );
         }
     }
 
     #[test]
     fn rejects_duplicates_and_case_collisions() {
         let problems = assemble(
-            vec![files("c", &[("a.yaml", CM), ("a.yaml", CM), ("A.yaml", CM)])],
+            vec![files(
+                "c",
+                &[("a.yaml", CM), ("a.yaml", CM), ("A.yaml", CM)],
+            )],
             &Limits::default(),
         )
         .unwrap_err();
@@ -411,10 +485,15 @@ mod tests {
         ])
         .unwrap_err();
         assert!(matches!(&errors[0], FactError::Undeclared { key, .. } if key == "c.d"));
-        assert!(matches!(&errors[1], FactError::Conflict { first, second, .. } if first == "one" && second == "two"));
+        assert!(
+            matches!(&errors[1], FactError::Conflict { first, second, .. } if first == "one" && second == "two")
+        );
 
         let missing = facts_for("grafana", &[decl("logs.url")], &BTreeMap::new()).unwrap_err();
         let message = missing[0].to_string();
-        assert!(message.contains("\"grafana\"") && message.contains("\"logs.url\""), "{message}");
+        assert!(
+            message.contains("\"grafana\"") && message.contains("\"logs.url\""),
+            "{message}"
+        );
     }
 }

@@ -89,14 +89,16 @@ impl Limits {
             anyhow::bail!("--limit takes NAME=VALUE (e.g. deadline=2s), got {assignment:?}");
         };
         let (name, value) = (name.trim(), value.trim());
-        let bad = |what: &str| {
-            anyhow::anyhow!("--limit {name}: {value:?} is not {what}")
+        let bad = |what: &str| anyhow::anyhow!("--limit {name}: {value:?} is not {what}");
+        let size = |v: &str| {
+            v.parse::<ByteSize>()
+                .map_err(|_| bad("a size such as 64MiB"))
         };
-        let size = |v: &str| v.parse::<ByteSize>().map_err(|_| bad("a size such as 64MiB"));
         let count = |v: &str| v.parse::<usize>().map_err(|_| bad("a whole number"));
         match name {
             "deadline" => {
-                self.deadline = humantime::parse_duration(value).map_err(|_| bad("a duration such as 10s"))?
+                self.deadline =
+                    humantime::parse_duration(value).map_err(|_| bad("a duration such as 10s"))?
             }
             "memory" => self.memory = size(value)?,
             "stack" => self.stack = size(value)?,
@@ -136,8 +138,20 @@ mod tests {
     #[test]
     fn unknown_and_malformed_overrides_are_refused() {
         let mut limits = Limits::default();
-        assert!(limits.set("cpu=2").unwrap_err().to_string().contains("deadline, memory"));
-        assert!(limits.set("memory=lots").unwrap_err().to_string().contains("a size"));
+        assert!(
+            limits
+                .set("cpu=2")
+                .unwrap_err()
+                .to_string()
+                .contains("deadline, memory")
+        );
+        assert!(
+            limits
+                .set("memory=lots")
+                .unwrap_err()
+                .to_string()
+                .contains("a size")
+        );
         assert!(limits.set("deadline").is_err());
     }
 }

@@ -11,7 +11,9 @@ use std::fmt::Write as _;
 
 use rayon::prelude::*;
 
-use crate::compose::{self, ComponentFiles, FactError, OutputProblem, Publication, Published, Tree};
+use crate::compose::{
+    self, ComponentFiles, FactError, OutputProblem, Publication, Published, Tree,
+};
 use crate::runtime::{CallError, Diagnostic, Failure, Loaded, Runtime, Severity};
 use crate::values::{self, ValuesError};
 
@@ -61,7 +63,9 @@ pub enum RenderError {
     Facts(Vec<FactError>),
     #[error("{}", bulleted("invalid output:", .0))]
     Output(Vec<OutputProblem>),
-    #[error("more than one component is named {0:?}; give each copy its own name (NAME=COMPONENT.wasm)")]
+    #[error(
+        "more than one component is named {0:?}; give each copy its own name (NAME=COMPONENT.wasm)"
+    )]
     DuplicateName(String),
 }
 
@@ -77,7 +81,10 @@ pub fn render(runtime: &Runtime, instances: &[Instance<'_>]) -> Result<Rendering
     let mut configs = Vec::new();
     let mut invalid = Vec::new();
     for instance in instances {
-        match values::prepare(&instance.component.metadata.config_schema, instance.values.as_ref()) {
+        match values::prepare(
+            &instance.component.metadata.config_schema,
+            instance.values.as_ref(),
+        ) {
             Ok(config) => configs.push(config),
             Err(err) => invalid.push((instance.name.clone(), err)),
         }
@@ -88,11 +95,16 @@ pub fn render(runtime: &Runtime, instances: &[Instance<'_>]) -> Result<Rendering
     let config_json: Vec<String> = configs.iter().map(|c| c.to_string()).collect();
 
     // Phase 1: facts.
-    let published = collect(instances.par_iter().zip(&config_json).map(|(instance, config)| {
-        runtime
-            .facts(instance.component, config)
-            .map_err(|error| failure(instance, error))
-    }))?;
+    let published = collect(
+        instances
+            .par_iter()
+            .zip(&config_json)
+            .map(|(instance, config)| {
+                runtime
+                    .facts(instance.component, config)
+                    .map_err(|error| failure(instance, error))
+            }),
+    )?;
     let publications = instances
         .iter()
         .zip(published)
@@ -117,39 +129,40 @@ pub fn render(runtime: &Runtime, instances: &[Instance<'_>]) -> Result<Rendering
     }
 
     // Phase 2: render.
-    let rendered = collect(
-        instances
-            .par_iter()
-            .zip(&config_json)
-            .zip(&inputs)
-            .map(|((instance, config), facts)| {
-                let rendered = runtime
-                    .render(instance.component, config, facts)
-                    .map_err(|error| failure(instance, error))?;
-                let errors: Vec<Diagnostic> = rendered
-                    .diagnostics
-                    .iter()
-                    .filter(|d| d.severity == Severity::Error)
-                    .cloned()
-                    .collect();
-                if !errors.is_empty() {
-                    return Err(failure(
-                        instance,
-                        CallError {
-                            failure: Failure::InvalidConfig(errors),
-                            log: rendered.log.clone(),
-                        },
-                    ));
-                }
-                Ok(rendered)
-            }),
-    )?;
+    let rendered = collect(instances.par_iter().zip(&config_json).zip(&inputs).map(
+        |((instance, config), facts)| {
+            let rendered = runtime
+                .render(instance.component, config, facts)
+                .map_err(|error| failure(instance, error))?;
+            let errors: Vec<Diagnostic> = rendered
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .cloned()
+                .collect();
+            if !errors.is_empty() {
+                return Err(failure(
+                    instance,
+                    CallError {
+                        failure: Failure::InvalidConfig(errors),
+                        log: rendered.log.clone(),
+                    },
+                ));
+            }
+            Ok(rendered)
+        },
+    ))?;
 
     let mut diagnostics = Vec::new();
     let mut outputs = Vec::new();
     let mut components = Vec::new();
     for ((instance, rendered), config) in instances.iter().zip(rendered).zip(configs) {
-        diagnostics.extend(rendered.diagnostics.into_iter().map(|d| (instance.name.clone(), d)));
+        diagnostics.extend(
+            rendered
+                .diagnostics
+                .into_iter()
+                .map(|d| (instance.name.clone(), d)),
+        );
         components.push(ComponentSummary {
             name: instance.name.clone(),
             version: instance.component.metadata.version.clone(),
@@ -260,7 +273,12 @@ pub fn describe_failure(component: &str, error: &CallError) -> String {
         let lines: Vec<&str> = log.lines().collect();
         let shown = &lines[lines.len().saturating_sub(LOG_LINES)..];
         if shown.len() < lines.len() {
-            let _ = write!(out, "\n  its output (last {} of {} lines):", shown.len(), lines.len());
+            let _ = write!(
+                out,
+                "\n  its output (last {} of {} lines):",
+                shown.len(),
+                lines.len()
+            );
         } else {
             let _ = write!(out, "\n  its output:");
         }

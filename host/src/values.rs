@@ -168,7 +168,11 @@ mod tests {
             panic!("expected violations");
         };
         let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
-        assert_eq!(fields, ["", "hosts[1]", "issuer.email", "replicas"], "{violations:?}");
+        assert_eq!(
+            fields,
+            ["", "hosts[1]", "issuer.email", "replicas"],
+            "{violations:?}"
+        );
         assert!(violations[0].message.contains("extra"), "{violations:?}");
     }
 }

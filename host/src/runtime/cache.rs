@@ -47,8 +47,15 @@ impl Cache {
 
     /// The compiled form of `wasm` (whose sha256 is `digest`), from the cache
     /// or compiled now and stored. Returns whether it was a hit.
-    pub fn load_or_compile(&self, engine: &Engine, digest: &str, wasm: &[u8]) -> wasmtime::Result<(Component, bool)> {
-        let path = self.dir.join(format!("{}.cwasm", entry_key(engine, digest)));
+    pub fn load_or_compile(
+        &self,
+        engine: &Engine,
+        digest: &str,
+        wasm: &[u8],
+    ) -> wasmtime::Result<(Component, bool)> {
+        let path = self
+            .dir
+            .join(format!("{}.cwasm", entry_key(engine, digest)));
         if let Some(component) = self.load(engine, &path) {
             return Ok((component, true));
         }
@@ -108,7 +115,9 @@ fn entry_key(engine: &Engine, digest: &str) -> String {
 #[cfg(unix)]
 fn owned_privately(file: &std::fs::File) -> bool {
     use std::os::unix::fs::MetadataExt;
-    let Ok(meta) = file.metadata() else { return false };
+    let Ok(meta) = file.metadata() else {
+        return false;
+    };
     // SAFETY: geteuid has no preconditions and cannot fail.
     let uid = unsafe { libc::geteuid() };
     meta.uid() == uid && meta.mode() & 0o022 == 0
@@ -120,7 +129,8 @@ fn owned_privately(_file: &std::fs::File) -> bool {
 }
 
 fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the cache directory {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the cache directory {}", dir.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -221,12 +221,15 @@ impl Runtime {
             .imports(&self.engine)
             .map(|(name, _)| name.to_string())
             .collect();
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|err| instantiate(format!("{err:#} (the sandbox grants only WASI 0.2 and cairn:component/host)")))?;
+        let pre = self.linker.instantiate_pre(&component).map_err(|err| {
+            instantiate(format!(
+                "{err:#} (the sandbox grants only WASI 0.2 and cairn:component/host)"
+            ))
+        })?;
         let pre = bindings::StackComponentPre::new(pre).map_err(|err| {
-            instantiate(format!("{err:#} (it must export the cairn:component@0.1.0 stack-component world)"))
+            instantiate(format!(
+                "{err:#} (it must export the cairn:component@0.1.0 stack-component world)"
+            ))
         })?;
         let (meta, _log) = self.call(&pre, Phase::Describe, |c, store| c.call_describe(store))?;
         let metadata = Metadata::from_wit(meta).map_err(|message| CallError {
@@ -247,7 +250,9 @@ impl Runtime {
 
     /// Phase 1: the facts the component publishes for `config` (JSON).
     pub fn facts(&self, component: &Loaded, config: &str) -> Result<Vec<Fact>, CallError> {
-        let (result, log) = self.call(&component.pre, Phase::Facts, |c, store| c.call_facts(store, config))?;
+        let (result, log) = self.call(&component.pre, Phase::Facts, |c, store| {
+            c.call_facts(store, config)
+        })?;
         match result {
             Ok(facts) => Ok(facts.into_iter().map(Fact::from_wit).collect()),
             Err(err) => Err(guest_error(err, Phase::Facts, log)),
@@ -255,21 +260,35 @@ impl Runtime {
     }
 
     /// Phase 2: the component's files for `config` (JSON) and `facts`.
-    pub fn render(&self, component: &Loaded, config: &str, facts: &[Fact]) -> Result<Rendered, CallError> {
+    pub fn render(
+        &self,
+        component: &Loaded,
+        config: &str,
+        facts: &[Fact],
+    ) -> Result<Rendered, CallError> {
         let facts: Vec<wit::Fact> = facts.iter().map(Fact::to_wit).collect();
         let (result, log) = self.call(&component.pre, Phase::Render, |c, store| {
             c.call_render(store, config, &facts)
         })?;
         let output = result.map_err(|err| guest_error(err, Phase::Render, log.clone()))?;
         let rendered = Rendered {
-            files: output.files.into_iter().map(|f| (f.path, f.content)).collect(),
-            diagnostics: output.diagnostics.into_iter().map(Diagnostic::from_wit).collect(),
+            files: output
+                .files
+                .into_iter()
+                .map(|f| (f.path, f.content))
+                .collect(),
+            diagnostics: output
+                .diagnostics
+                .into_iter()
+                .map(Diagnostic::from_wit)
+                .collect(),
             log,
         };
-        self.check_output_limits(&rendered).map_err(|message| CallError {
-            failure: Failure::Output(message),
-            log: rendered.log.clone(),
-        })?;
+        self.check_output_limits(&rendered)
+            .map_err(|message| CallError {
+                failure: Failure::Output(message),
+                log: rendered.log.clone(),
+            })?;
         Ok(rendered)
     }
 
@@ -314,13 +333,22 @@ impl Runtime {
     ) -> Result<(R, String), CallError> {
         let mut store = Store::new(&self.engine, Sandbox::new(&self.limits));
         store.limiter(|s| &mut s.limiter);
-        store.set_hostcall_fuel(usize::try_from(self.limits.hostcall_data.as_u64()).unwrap_or(usize::MAX));
+        store.set_hostcall_fuel(
+            usize::try_from(self.limits.hostcall_data.as_u64()).unwrap_or(usize::MAX),
+        );
         store.set_max_component_handles(self.limits.handles);
-        let ticks = self.limits.deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos()).max(1);
+        let ticks = self
+            .limits
+            .deadline
+            .as_nanos()
+            .div_ceil(EPOCH_TICK.as_nanos())
+            .max(1);
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
         store.epoch_deadline_trap();
 
-        let result = pre.instantiate(&mut store).and_then(|instance| f(&instance, &mut store));
+        let result = pre
+            .instantiate(&mut store)
+            .and_then(|instance| f(&instance, &mut store));
         let log = store.data().log.text();
         match result {
             Ok(value) => Ok((value, log)),
@@ -412,7 +440,9 @@ impl Metadata {
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 63
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !name.starts_with('-')
         && !name.ends_with('-')
 }
@@ -425,7 +455,10 @@ impl Fact {
             wit::FactValue::Number(v) => FactValue::Number(v),
             wit::FactValue::Texts(v) => FactValue::Texts(v),
         };
-        Self { key: fact.key, value }
+        Self {
+            key: fact.key,
+            value,
+        }
     }
 
     fn to_wit(&self) -> wit::Fact {

@@ -70,11 +70,17 @@ impl Component for CertManager {
     }
 
     fn provides() -> Vec<FactDecl> {
-        vec![FactDecl::optional("certs.cluster-issuer", "ClusterIssuer that signs TLS certificates")]
+        vec![FactDecl::optional(
+            "certs.cluster-issuer",
+            "ClusterIssuer that signs TLS certificates",
+        )]
     }
 
     fn reads() -> Vec<FactDecl> {
-        vec![FactDecl::optional("ingress.class", "IngressClass that serves HTTP-01 challenges")]
+        vec![FactDecl::optional(
+            "ingress.class",
+            "IngressClass that serves HTTP-01 challenges",
+        )]
     }
 
     fn facts(config: &Config) -> Result<Facts, Error> {
@@ -86,11 +92,24 @@ impl Component for CertManager {
 
     fn render(config: &Config, facts: &Facts) -> Result<Output, Error> {
         let ns = &config.namespace;
-        let release = HelmRelease::new("cert-manager", ns, "jetstack", "cert-manager", &config.chart_version)
-            .values(json!({"crds": {"enabled": true, "keep": true}}));
+        let release = HelmRelease::new(
+            "cert-manager",
+            ns,
+            "jetstack",
+            "cert-manager",
+            &config.chart_version,
+        )
+        .values(json!({"crds": {"enabled": true, "keep": true}}));
         let output = Output::new()
             .file("namespace.yaml", &[Namespace::new(ns)])?
-            .file("helmrepository.yaml", &[HelmRepository::new("jetstack", ns, "https://charts.jetstack.io")])?
+            .file(
+                "helmrepository.yaml",
+                &[HelmRepository::new(
+                    "jetstack",
+                    ns,
+                    "https://charts.jetstack.io",
+                )],
+            )?
             .file("helmrelease.yaml", &[release])?;
         if !config.issuer.enabled {
             return Ok(output);
@@ -110,7 +129,12 @@ impl Component for CertManager {
             Some(class) => json!({"http01": {"ingress": {"ingressClassName": class}}}),
             None => json!({"http01": {"ingress": {}}}),
         };
-        let issuer = Object::new("cert-manager.io/v1", "ClusterIssuer", ObjectMeta::cluster(&config.issuer.name)).with(
+        let issuer = Object::new(
+            "cert-manager.io/v1",
+            "ClusterIssuer",
+            ObjectMeta::cluster(&config.issuer.name),
+        )
+        .with(
             "spec",
             json!({"acme": {
                 "email": email,
@@ -122,7 +146,10 @@ impl Component for CertManager {
         let output = output.file("clusterissuer.yaml", &[issuer])?;
         Ok(match class {
             Some(_) => output,
-            None => output.warn(None, "no ingress.class fact: HTTP-01 challenges use the cluster's default IngressClass"),
+            None => output.warn(
+                None,
+                "no ingress.class fact: HTTP-01 challenges use the cluster's default IngressClass",
+            ),
         })
     }
 }
@@ -143,7 +170,9 @@ mod tests {
     #[test]
     fn solver_uses_the_ingress_class_fact() {
         let facts = Facts::new().text("ingress.class", "public");
-        let out = testing::render::<CertManager>(json!({"issuer": {"email": "ops@example.com"}}), &facts).unwrap();
+        let out =
+            testing::render::<CertManager>(json!({"issuer": {"email": "ops@example.com"}}), &facts)
+                .unwrap();
         let issuer = out.content("clusterissuer.yaml").unwrap();
         assert!(issuer.contains("ingressClassName: public"), "{issuer}");
     }

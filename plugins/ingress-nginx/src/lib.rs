@@ -71,27 +71,36 @@ impl Component for IngressNginx {
 
     fn render(config: &Config, _facts: &Facts) -> Result<Output, Error> {
         let ns = &config.namespace;
-        let release = HelmRelease::new("ingress-nginx", ns, "ingress-nginx", "ingress-nginx", &config.chart_version)
-            .values(json!({
-                "controller": {
-                    "replicaCount": config.replicas,
-                    "ingressClassResource": {
-                        "name": config.class_name,
-                        "controllerValue": format!("k8s.io/{}", config.class_name),
-                        "default": true,
-                    },
-                    "ingressClass": config.class_name,
-                    "service": {"type": config.service_type},
-                    "metrics": {"enabled": true},
+        let release = HelmRelease::new(
+            "ingress-nginx",
+            ns,
+            "ingress-nginx",
+            "ingress-nginx",
+            &config.chart_version,
+        )
+        .values(json!({
+            "controller": {
+                "replicaCount": config.replicas,
+                "ingressClassResource": {
+                    "name": config.class_name,
+                    "controllerValue": format!("k8s.io/{}", config.class_name),
+                    "default": true,
                 },
-            }));
+                "ingressClass": config.class_name,
+                "service": {"type": config.service_type},
+                "metrics": {"enabled": true},
+            },
+        }));
         Output::new()
             .file("namespace.yaml", &[Namespace::new(ns)])?
-            .file("helmrepository.yaml", &[HelmRepository::new(
-                "ingress-nginx",
-                ns,
-                "https://kubernetes.github.io/ingress-nginx",
-            )])?
+            .file(
+                "helmrepository.yaml",
+                &[HelmRepository::new(
+                    "ingress-nginx",
+                    ns,
+                    "https://kubernetes.github.io/ingress-nginx",
+                )],
+            )?
             .file("helmrelease.yaml", &[release])
     }
 }

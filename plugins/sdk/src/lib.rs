@@ -201,8 +201,10 @@ impl<C: Component> bindings::Guest for Exports<C> {
 
     fn facts(
         config: String,
-    ) -> Result<Vec<bindings::cairn::component::types::Fact>, bindings::cairn::component::types::RenderError>
-    {
+    ) -> Result<
+        Vec<bindings::cairn::component::types::Fact>,
+        bindings::cairn::component::types::RenderError,
+    > {
         let config = parse_config::<C>(&config).map_err(Error::into_wit)?;
         let facts = C::facts(&config).map_err(Error::into_wit)?;
         Ok(facts.into_wit())

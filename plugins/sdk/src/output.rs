@@ -63,9 +63,9 @@ impl Error {
 
     pub(crate) fn into_wit(self) -> wit::RenderError {
         match self {
-            Error::InvalidConfig(diags) => {
-                wit::RenderError::InvalidConfig(diags.into_iter().map(Diagnostic::into_wit).collect())
-            }
+            Error::InvalidConfig(diags) => wit::RenderError::InvalidConfig(
+                diags.into_iter().map(Diagnostic::into_wit).collect(),
+            ),
             Error::Failed(message) => wit::RenderError::Failed(message),
         }
     }
@@ -130,7 +130,10 @@ impl Output {
 
     /// The content of the file at `path`, for tests.
     pub fn content(&self, path: &str) -> Option<&str> {
-        self.files.iter().find(|(p, _)| p == path).map(|(_, c)| c.as_str())
+        self.files
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, c)| c.as_str())
     }
 
     pub(crate) fn into_wit(self) -> wit::RenderOutput {
@@ -140,7 +143,11 @@ impl Output {
                 .into_iter()
                 .map(|(path, content)| wit::File { path, content })
                 .collect(),
-            diagnostics: self.diagnostics.into_iter().map(Diagnostic::into_wit).collect(),
+            diagnostics: self
+                .diagnostics
+                .into_iter()
+                .map(Diagnostic::into_wit)
+                .collect(),
         }
     }
 }

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Whole-process benchmarks of cairn, each against `helm template` measured in
+the same run.
+
+Method: every case runs as a separate process, WARMUP times unmeasured and then
+RUNS times; we report the median wall time and the peak resident set size
+(ru_maxrss from wait4) of the measured runs. The reference is `helm template`
+of the chart `helm create` makes, so ratios compare like with like on the same
+machine at the same moment. Results go to target/bench/results.{md,json}.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RUNS = int(os.environ.get("BENCH_RUNS", "15"))
+WARMUP = 2
+
+
+def measure(cmd, env, setup=None, runs=RUNS, warmup=WARMUP):
+    """Median wall seconds and peak RSS (KiB) of `cmd` over `runs` runs."""
+    times, peaks = [], []
+    for i in range(warmup + runs):
+        if setup:
+            setup()
+        with tempfile.TemporaryFile() as err:
+            start = time.perf_counter()
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
+            _, status, usage = os.wait4(proc.pid, 0)
+            elapsed = time.perf_counter() - start
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            if proc.returncode != 0:
+                err.seek(0)
+                sys.exit(f"benchmark command failed: {' '.join(map(str, cmd))}\n{err.read().decode()}")
+        if i >= warmup:
+            times.append(elapsed)
+            peaks.append(usage.ru_maxrss)
+    return statistics.median(times), max(peaks)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cairn", required=True)
+    parser.add_argument("--helm", required=True)
+    parser.add_argument("--wasm", required=True)
+    args = parser.parse_args()
+    cairn, helm, wasm = Path(args.cairn).resolve(), Path(args.helm).resolve(), Path(args.wasm).resolve()
+    ingress, certs = wasm / "ingress_nginx.wasm", wasm / "cert_manager.wasm"
+
+    work = Path(tempfile.mkdtemp(prefix="cairn-bench-"))
+    env = dict(os.environ, XDG_CACHE_HOME=str(work / "cache"), HOME=str(work))
+    results = []
+
+    def case(name, cmd, reference=None, setup=None, target=None):
+        seconds, rss = measure(cmd, env, setup)
+        results.append({"case": name, "median_ms": seconds * 1000, "peak_rss_kib": rss,
+                        "reference": reference, "target": target})
+        print(f"{name:<48} {seconds * 1000:8.1f} ms {rss / 1024:7.1f} MiB", flush=True)
+
+    # The reference: helm template of a default chart.
+    subprocess.run([helm, "create", work / "chart"], check=True, env=env, stdout=subprocess.DEVNULL)
+    case("helm template (default helm create chart)", [helm, "template", "demo", work / "chart"])
+
+    values = work / "values.yaml"
+    values.write_text("ingress-nginx: {domain: example.com}\ncert-manager: {issuer: {email: ops@example.com}}\n")
+    render2 = [cairn, "render", "--values", values, "--out", work / "out2", ingress, certs]
+
+    def empty_cache():
+        shutil.rmtree(work / "cache", ignore_errors=True)
+
+    case("cairn render, 2 components, cold cache", render2, "helm template (default helm create chart)",
+         setup=empty_cache)
+    case("cairn render, 2 components, warm", render2, "helm template (default helm create chart)",
+         target="<= 0.5x helm time, RSS below helm")
+
+    copies = 50
+    values50 = work / "values50.yaml"
+    values50.write_text("".join(f"c{i}: {{namespace: cm-{i}, issuer: {{enabled: false}}}}\n" for i in range(copies)))
+    render50 = [cairn, "render", "--values", values50, "--out", work / "out50"]
+    render50 += [f"c{i}={certs}" for i in range(copies)]
+    case(f"cairn render, {copies} components, warm", render50, "cairn render, 2 components, warm",
+         target="<= 4x the 2-component time")
+
+    write_reports(results)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def write_reports(results):
+    by_name = {r["case"]: r for r in results}
+    out = Path("target/bench")
+    out.mkdir(parents=True, exist_ok=True)
+    lines = ["| case | median | peak RSS | time vs reference | RSS vs reference | target |",
+             "| --- | ---: | ---: | ---: | ---: | --- |"]
+    for r in results:
+        ref = by_name.get(r["reference"])
+        t_ratio = f"{r['median_ms'] / ref['median_ms']:.2f}x {short(r['reference'])}" if ref else "reference"
+        m_ratio = f"{r['peak_rss_kib'] / ref['peak_rss_kib']:.2f}x" if ref else ""
+        lines.append(f"| {r['case']} | {r['median_ms']:.1f} ms | {r['peak_rss_kib'] / 1024:.1f} MiB "
+                     f"| {t_ratio} | {m_ratio} | {r['target'] or ''} |")
+    table = "\n".join(lines) + "\n"
+    (out / "results.md").write_text(table)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print()
+    print(table)
+
+
+def short(name):
+    return "helm" if name.startswith("helm") else name.replace("cairn render, ", "")
+
+
+if __name__ == "__main__":
+    main()

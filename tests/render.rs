@@ -1,0 +1,308 @@
+//! `cairn render` and `cairn inspect` with the real first-party components.
+
+mod support;
+
+use support::{World, read_tree, stderr, stdout, tree_text};
+
+const VALUES: &str = "\
+ingress-nginx:
+  domain: example.com
+  className: public
+cert-manager:
+  issuer:
+    email: ops@example.com
+";
+
+#[test]
+fn renders_both_components_with_facts_flowing() {
+    let world = World::new();
+    let output = world
+        .render(VALUES, "out", &["ingress-nginx", "cert-manager"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("rendered cert-manager 0.1.0 (4 files)"));
+
+    let tree = read_tree(&world.path("out"));
+    // The ingress class ingress-nginx publishes reaches cert-manager's solver.
+    assert!(tree["cert-manager/clusterissuer.yaml"].contains("ingressClassName: public"));
+    assert!(tree["ingress-nginx/helmrelease.yaml"].contains("name: public"));
+    insta::assert_snapshot!("two_components", tree_text(&world.path("out")));
+}
+
+#[test]
+fn output_is_identical_across_runs_and_cache_states() {
+    let world = World::new();
+    let components = ["ingress-nginx", "cert-manager"];
+    world.render(VALUES, "cold", &components).assert().success();
+    world.render(VALUES, "warm", &components).assert().success();
+    world
+        .render(VALUES, "uncached", &components)
+        .arg("--no-cache")
+        .assert()
+        .success();
+    let cold = read_tree(&world.path("cold"));
+    assert!(!cold.is_empty());
+    assert_eq!(cold, read_tree(&world.path("warm")));
+    assert_eq!(cold, read_tree(&world.path("uncached")));
+}
+
+#[test]
+fn compiled_components_are_cached_and_corrupt_entries_recompiled() {
+    let world = World::new();
+    world
+        .render(VALUES, "out", &["ingress-nginx", "cert-manager"])
+        .assert()
+        .success();
+    let entries: Vec<_> = std::fs::read_dir(world.cache_dir().join("cairn/compiled"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+
+    // A damaged entry is never loaded: it is recompiled and replaced.
+    for entry in &entries {
+        let mut bytes = std::fs::read(entry).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        std::fs::write(entry, bytes).unwrap();
+    }
+    world
+        .render(VALUES, "again", &["ingress-nginx", "cert-manager"])
+        .assert()
+        .success();
+    assert_eq!(
+        read_tree(&world.path("out")),
+        read_tree(&world.path("again"))
+    );
+}
+
+#[test]
+fn values_failing_the_schema_are_all_reported_with_field_paths() {
+    let world = World::new();
+    let values = "\
+ingress-nginx:
+  replicas: two
+  serviceType: Ingress
+  colour: blue
+cert-manager:
+  issuer:
+    email: not-an-email
+";
+    let output = world
+        .render(values, "out", &["ingress-nginx", "cert-manager"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    for expected in [
+        "ingress-nginx.replicas: \"two\" is not of type \"integer\"",
+        "ingress-nginx.serviceType:",
+        "ingress-nginx: Additional properties are not allowed ('colour' was unexpected)",
+        "cert-manager.issuer.email: \"not-an-email\" is not a \"email\"",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    assert!(!world.path("out").exists());
+}
+
+#[test]
+fn a_component_rejecting_its_config_names_the_field() {
+    let world = World::new();
+    let output = world
+        .render("{}", "out", &["cert-manager"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains("component \"cert-manager\": rejected its configuration"),
+        "{err}"
+    );
+    assert!(
+        err.contains("cert-manager.issuer.email: an e-mail is required"),
+        "{err}"
+    );
+    assert!(!world.path("out").exists());
+}
+
+#[test]
+fn values_for_an_unknown_component_suggest_the_closest_name() {
+    let world = World::new();
+    let output = world
+        .render("ingress-ngnix: {}\n", "out", &["ingress-nginx"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(err.contains("values for \"ingress-ngnix\""), "{err}");
+    assert!(err.contains("did you mean \"ingress-nginx\"?"), "{err}");
+}
+
+#[test]
+fn copies_of_a_component_render_under_their_own_names() {
+    let world = World::new();
+    let values = "\
+public: {namespace: certs-public, issuer: {email: ops@example.com}}
+private: {namespace: certs-private, issuer: {enabled: false}}
+";
+    world
+        .render(
+            values,
+            "out",
+            &["public=cert-manager", "private=cert-manager"],
+        )
+        .assert()
+        .success();
+    let tree = read_tree(&world.path("out"));
+    assert!(tree["public/namespace.yaml"].contains("name: certs-public"));
+    assert!(tree["private/namespace.yaml"].contains("name: certs-private"));
+    assert!(!tree.contains_key("private/clusterissuer.yaml"));
+    assert!(tree["kustomization.yaml"].contains("- private\n- public\n"));
+
+    let output = world
+        .render("{}", "dup", &["ingress-nginx", "ingress-nginx"])
+        .output()
+        .unwrap();
+    assert!(stderr(&output).contains("more than one component is named \"ingress-nginx\""));
+}
+
+#[test]
+fn two_components_publishing_one_fact_is_a_conflict() {
+    let world = World::new();
+    let output = world
+        .render(
+            "{}",
+            "out",
+            &["edge=ingress-nginx", "internal=ingress-nginx"],
+        )
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains("the fact \"ingress.class\" is published by both \"edge\" and \"internal\""),
+        "{err}"
+    );
+    assert!(!world.path("out").exists());
+}
+
+#[test]
+fn render_replaces_its_own_output_but_never_a_foreign_directory() {
+    let world = World::new();
+    world
+        .render(VALUES, "out", &["ingress-nginx", "cert-manager"])
+        .assert()
+        .success();
+    // Re-rendering with fewer components replaces the tree as a whole.
+    world
+        .render(
+            VALUES.split("cert-manager").next().unwrap(),
+            "out",
+            &["ingress-nginx"],
+        )
+        .assert()
+        .success();
+    assert!(!world.path("out/cert-manager").exists());
+
+    world.write("mine/notes.txt", "precious");
+    let output = world
+        .render(VALUES, "mine", &["ingress-nginx", "cert-manager"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("was not generated by cairn"));
+    assert_eq!(
+        std::fs::read_to_string(world.path("mine/notes.txt")).unwrap(),
+        "precious"
+    );
+}
+
+#[test]
+fn inspect_shows_identity_facts_capabilities_and_schema() {
+    let world = World::new();
+    let output = world
+        .cairn()
+        .arg("inspect")
+        .arg(support::wasm("cert-manager"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    for expected in [
+        "cert-manager 0.1.0 - cert-manager",
+        "category: security",
+        "certs.cluster-issuer",
+        "ingress.class",
+        "wasi:cli/environment@0.2",
+        "\"email\"",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+
+    let output = world
+        .cairn()
+        .args(["inspect", "-o", "json"])
+        .arg(support::wasm("ingress-nginx"))
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["name"], "ingress-nginx");
+    assert_eq!(json["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(json["provides"][0]["key"], "ingress.class");
+    assert_eq!(json["configSchema"]["properties"]["replicas"]["default"], 2);
+    assert!(
+        json["imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i.as_str().unwrap().starts_with("wasi:cli/"))
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_component_is_refused_clearly() {
+    let world = World::new();
+    let bogus = world.write("bogus.wasm", "not wasm");
+    let output = world.cairn().arg("inspect").arg(&bogus).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("not a valid WebAssembly component"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn kustomize_builds_the_tree_and_each_component_directory() {
+    let world = World::new();
+    world
+        .render(VALUES, "out", &["ingress-nginx", "cert-manager"])
+        .assert()
+        .success();
+    for dir in ["out", "out/ingress-nginx", "out/cert-manager"] {
+        let output = support::kubectl()
+            .arg("kustomize")
+            .arg(world.path(dir))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "kubectl kustomize {dir}: {}",
+            stderr(&output)
+        );
+        let built = stdout(&output);
+        assert!(built.contains("kind: HelmRelease"), "{dir}:\n{built}");
+    }
+    let all = support::kubectl()
+        .arg("kustomize")
+        .arg(world.path("out"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&all).matches("\nkind: ").count(),
+        7,
+        "{}",
+        stdout(&all)
+    );
+}

@@ -1,0 +1,410 @@
+//! Where stacks come from: a git repository (local or remote) whose semver
+//! tags are its versions, or a plain directory.
+//!
+//! Git is read with `gix`; no `git` binary is needed. A local repository
+//! (a path or a `file://` URL) is read in place. A remote one is cloned bare
+//! into the user's cache (`$XDG_CACHE_HOME/cairn/git/`), which git's object
+//! store makes content-addressed: a commit that is there is never fetched
+//! again, and `--offline` uses only what is there.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{Context, bail};
+use sha2::{Digest, Sha256};
+
+/// A stack version: a semver tag and the commit it points to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagVersion {
+    pub version: semver::Version,
+    pub tag: String,
+    pub commit: String,
+}
+
+/// What a version requirement resolved to.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Pin {
+    pub version: Option<semver::Version>,
+    pub tag: Option<String>,
+    /// Absent only for a plain directory.
+    pub commit: Option<String>,
+}
+
+impl Pin {
+    /// `v1.2.0`, `commit 0123abcd`, or `working directory`.
+    pub fn describe(&self) -> String {
+        match (&self.tag, &self.commit) {
+            (Some(tag), _) => tag.clone(),
+            (None, Some(commit)) => format!("commit {}", &commit[..commit.len().min(12)]),
+            (None, None) => "working directory".into(),
+        }
+    }
+}
+
+/// An opened stack source.
+pub struct StackSource {
+    /// The source as the user wrote it.
+    pub spec: String,
+    kind: Kind,
+}
+
+enum Kind {
+    /// A directory that is not a git repository: one unversioned snapshot.
+    Dir(PathBuf),
+    /// A git repository readable on disk: local, or the cache's clone.
+    Git(Box<gix::ThreadSafeRepository>),
+}
+
+/// Options for opening sources.
+pub struct SourceOptions<'a> {
+    /// Relative local paths are resolved from here (the `cairn.yaml` dir).
+    pub base: &'a Path,
+    /// Where remote repositories are cloned.
+    pub cache: PathBuf,
+    /// Never touch the network.
+    pub offline: bool,
+}
+
+impl StackSource {
+    /// Opens `spec`; for remote sources with `fetch`, updates the cached
+    /// clone first (its tags and branches).
+    pub fn open(spec: &str, options: &SourceOptions<'_>, fetch: bool) -> anyhow::Result<Self> {
+        let kind = match local_path(spec, options.base) {
+            Some(path) => open_local(spec, &path)?,
+            None => Kind::Git(Box::new(open_remote(spec, options, fetch)?)),
+        };
+        Ok(Self {
+            spec: spec.into(),
+            kind,
+        })
+    }
+
+    /// Every semver tag, oldest first. Tags that are not semver (`latest`,
+    /// `release-2024`) are ignored.
+    pub fn versions(&self) -> anyhow::Result<Vec<TagVersion>> {
+        let Kind::Git(repo) = &self.kind else {
+            return Ok(Vec::new());
+        };
+        let repo = repo.to_thread_local();
+        let mut versions = Vec::new();
+        let references = repo.references().context("cannot read the stack's tags")?;
+        for reference in references.tags().context("cannot read the stack's tags")? {
+            let Ok(mut reference) = reference else {
+                continue;
+            };
+            let tag = reference.name().shorten().to_string();
+            let Ok(version) = semver::Version::parse(tag.strip_prefix('v').unwrap_or(&tag)) else {
+                continue;
+            };
+            let Ok(commit) = reference.peel_to_commit() else {
+                continue;
+            };
+            versions.push(TagVersion {
+                version,
+                tag,
+                commit: commit.id.to_string(),
+            });
+        }
+        versions.sort_by(|a, b| a.version.cmp(&b.version).then(a.tag.cmp(&b.tag)));
+        Ok(versions)
+    }
+
+    /// Resolves a requirement: an exact tag (`v1.2.0` or `1.2.0`), a semver
+    /// range (`^1.2`, `~1.2.3`, `>=1, <2`: the newest match, pre-releases only
+    /// when asked for), or a commit (hex, at least 7 digits).
+    pub fn resolve(&self, requirement: Option<&str>) -> anyhow::Result<Pin> {
+        let repo = match &self.kind {
+            Kind::Dir(dir) => {
+                if let Some(req) = requirement {
+                    bail!(
+                        "stack {} is a plain directory, which has no versions; remove `version: {req}` from cairn.yaml or make it a git repository with tags",
+                        dir.display()
+                    );
+                }
+                return Ok(Pin::default());
+            }
+            Kind::Git(repo) => repo.to_thread_local(),
+        };
+        let versions = self.versions()?;
+        let Some(req) = requirement
+            .map(str::trim)
+            .filter(|r| !r.is_empty() && *r != "*")
+        else {
+            return match versions.iter().rev().find(|v| v.version.pre.is_empty()) {
+                Some(newest) => Ok(pin(newest)),
+                None => bail!(
+                    "stack {} has no semver tags (such as v0.1.0); tag a release, or set `version:` to a commit",
+                    self.spec
+                ),
+            };
+        };
+        let exact = req.strip_prefix('v').unwrap_or(req);
+        if let Some(found) = versions
+            .iter()
+            .find(|v| v.tag == req || v.version.to_string() == exact)
+        {
+            return Ok(pin(found));
+        }
+        if req.len() >= 7 && req.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let id = repo
+                .rev_parse_single(req)
+                .with_context(|| format!("stack {} has no commit {req}", self.spec))?;
+            let commit = id
+                .object()
+                .context("cannot read the commit")?
+                .peel_to_commit()
+                .with_context(|| format!("{req} in stack {} is not a commit", self.spec))?;
+            return Ok(Pin {
+                version: None,
+                tag: None,
+                commit: Some(commit.id.to_string()),
+            });
+        }
+        let range = semver::VersionReq::parse(req).map_err(|err| {
+            anyhow::anyhow!(
+                "version {req:?} is not a tag, commit or semver requirement (such as ^1.2): {err}"
+            )
+        })?;
+        match versions.iter().rev().find(|v| range.matches(&v.version)) {
+            Some(found) => Ok(pin(found)),
+            None => {
+                let known: Vec<&str> = versions.iter().map(|v| v.tag.as_str()).collect();
+                bail!(
+                    "stack {} has no version matching {req}; it has: {}",
+                    self.spec,
+                    if known.is_empty() {
+                        "no semver tags".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                )
+            }
+        }
+    }
+
+    /// The stack's files at `pin`.
+    pub fn snapshot(&self, pin: &Pin) -> anyhow::Result<Snapshot> {
+        match (&self.kind, &pin.commit) {
+            (Kind::Dir(dir), _) => Ok(Snapshot::Dir(dir.clone())),
+            (Kind::Git(repo), Some(commit)) => {
+                let local = repo.to_thread_local();
+                let id = gix::ObjectId::from_hex(commit.as_bytes())
+                    .context("a locked commit is not a hex id")?;
+                let tree = local
+                    .find_commit(id)
+                    .with_context(|| {
+                        format!(
+                            "stack {} has no commit {commit}; it may have been rewritten, or is not fetched (run without --offline)",
+                            self.spec
+                        )
+                    })?
+                    .tree_id()
+                    .context("cannot read the commit's tree")?
+                    .detach();
+                Ok(Snapshot::Tree {
+                    repo: repo.clone(),
+                    tree,
+                    label: format!("{} at {}", self.spec, pin.describe()),
+                })
+            }
+            (Kind::Git(_), None) => bail!(
+                "stack {} is a git repository: a commit is required",
+                self.spec
+            ),
+        }
+    }
+}
+
+fn pin(version: &TagVersion) -> Pin {
+    Pin {
+        version: Some(version.version.clone()),
+        tag: Some(version.tag.clone()),
+        commit: Some(version.commit.clone()),
+    }
+}
+
+/// The stack's files at one version.
+pub enum Snapshot {
+    Dir(PathBuf),
+    Tree {
+        repo: Box<gix::ThreadSafeRepository>,
+        tree: gix::ObjectId,
+        label: String,
+    },
+}
+
+impl Snapshot {
+    /// The bytes of `path`, relative to the stack's root.
+    pub fn read(&self, path: &str) -> anyhow::Result<Vec<u8>> {
+        match self {
+            Snapshot::Dir(dir) => {
+                let full = dir.join(path);
+                std::fs::read(&full).with_context(|| format!("cannot read {}", full.display()))
+            }
+            Snapshot::Tree { repo, tree, label } => {
+                let repo = repo.to_thread_local();
+                let tree = repo
+                    .find_tree(*tree)
+                    .context("cannot read the stack's tree")?;
+                let entry = tree
+                    .lookup_entry_by_path(path)
+                    .with_context(|| format!("cannot read {path} in {label}"))?
+                    .with_context(|| format!("{label} has no file {path}"))?;
+                let object = entry
+                    .object()
+                    .with_context(|| format!("cannot read {path} in {label}"))?;
+                Ok(object.detach().data)
+            }
+        }
+    }
+
+    /// Where this snapshot is, for messages.
+    pub fn label(&self) -> String {
+        match self {
+            Snapshot::Dir(dir) => dir.display().to_string(),
+            Snapshot::Tree { label, .. } => label.clone(),
+        }
+    }
+}
+
+/// `spec` as seen from `to` instead of `from`: a relative local path is
+/// rewritten relative to `to`; anything else is returned as is.
+pub fn relocate(spec: &str, from: &Path, to: &Path) -> String {
+    if spec.contains("://") || is_scp_like(spec) || Path::new(spec).is_absolute() {
+        return spec.to_string();
+    }
+    let target = from.join(spec);
+    match pathdiff::diff_paths(&target, to) {
+        Some(rel) if rel.as_os_str().is_empty() => ".".into(),
+        Some(rel) => rel.to_string_lossy().into_owned(),
+        None => target.to_string_lossy().into_owned(),
+    }
+}
+
+/// The local path `spec` names, if it is local (`file://` or a path).
+fn local_path(spec: &str, base: &Path) -> Option<PathBuf> {
+    if let Some(path) = spec.strip_prefix("file://") {
+        return Some(PathBuf::from(path));
+    }
+    let remote = spec.contains("://") || is_scp_like(spec);
+    (!remote).then(|| base.join(spec))
+}
+
+/// `git@host:org/repo`: a colon before any slash, and not a Windows drive.
+fn is_scp_like(spec: &str) -> bool {
+    match (spec.find(':'), spec.find('/')) {
+        (Some(colon), slash) => colon > 1 && slash.is_none_or(|s| colon < s),
+        _ => false,
+    }
+}
+
+fn open_local(spec: &str, path: &Path) -> anyhow::Result<Kind> {
+    if !path.exists() {
+        bail!(
+            "stack source {spec:?}: {} does not exist; check `stack.source` in cairn.yaml",
+            path.display()
+        );
+    }
+    let is_repo =
+        path.join(".git").exists() || (path.join("HEAD").exists() && path.join("objects").is_dir());
+    if !is_repo {
+        return Ok(Kind::Dir(path.to_path_buf()));
+    }
+    let repo = gix::open(path).with_context(|| {
+        format!(
+            "stack source {spec:?}: cannot open the git repository at {}",
+            path.display()
+        )
+    })?;
+    Ok(Kind::Git(Box::new(repo.into_sync())))
+}
+
+/// The cached bare clone of a remote, fetched first when asked and allowed.
+fn open_remote(
+    spec: &str,
+    options: &SourceOptions<'_>,
+    fetch: bool,
+) -> anyhow::Result<gix::ThreadSafeRepository> {
+    let url = gix::url::parse(gix::bstr::BStr::new(spec))
+        .with_context(|| format!("stack source {spec:?} is not a valid git URL"))?;
+    let key = format!("{:x}", Sha256::digest(url.to_bstring()));
+    let path = options.cache.join(&key[..32]);
+    let interrupt = AtomicBool::new(false);
+    if path.join("HEAD").exists() {
+        let repo = gix::open(&path).with_context(|| {
+            format!(
+                "the cached clone of {spec} is damaged; delete {}",
+                path.display()
+            )
+        })?;
+        if fetch && !options.offline {
+            let progress = crate::progress::Spinner::new(format!("fetching {spec}"));
+            let remote = repo.find_remote("origin").with_context(|| {
+                format!(
+                    "the cached clone of {spec} has no origin; delete {}",
+                    path.display()
+                )
+            })?;
+            remote
+                .connect(gix::remote::Direction::Fetch)
+                .with_context(|| format!("cannot reach stack source {spec}"))?
+                .prepare_fetch(gix::progress::Discard, Default::default())
+                .with_context(|| format!("cannot fetch from {spec}"))?
+                .receive(gix::progress::Discard, &interrupt)
+                .with_context(|| format!("cannot fetch from {spec}"))?;
+            progress.finish();
+        }
+        return Ok(repo.into_sync());
+    }
+    if options.offline {
+        bail!(
+            "stack source {spec} is not in the cache ({}) and --offline forbids fetching it; run once without --offline",
+            options.cache.display()
+        );
+    }
+    std::fs::create_dir_all(&options.cache)?;
+    let progress = crate::progress::Spinner::new(format!("cloning {spec}"));
+    let staging = tempfile::Builder::new()
+        .prefix(".clone-")
+        .tempdir_in(&options.cache)?;
+    let (repo, _) = gix::prepare_clone_bare(url, staging.path())
+        .with_context(|| format!("cannot clone {spec}"))?
+        .configure_remote(|remote| {
+            remote.with_refspecs(["+refs/tags/*:refs/tags/*"], gix::remote::Direction::Fetch)
+        })
+        .fetch_only(gix::progress::Discard, &interrupt)
+        .with_context(|| {
+            format!("cannot clone stack source {spec}; check the URL and your access to it")
+        })?;
+    drop(repo);
+    // Another run may have cloned it meanwhile; either copy is complete.
+    if std::fs::rename(staging.path(), &path).is_ok() {
+        let _ = staging.keep();
+    }
+    progress.finish();
+    Ok(gix::open(&path)?.into_sync())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tells_local_from_remote() {
+        let base = Path::new("/repo");
+        assert_eq!(
+            local_path("./stack", base),
+            Some(PathBuf::from("/repo/./stack"))
+        );
+        assert_eq!(
+            local_path("file:///srv/stack", base),
+            Some(PathBuf::from("/srv/stack"))
+        );
+        assert_eq!(
+            local_path("/srv/stack", base),
+            Some(PathBuf::from("/srv/stack"))
+        );
+        assert_eq!(local_path("https://example.com/s.git", base), None);
+        assert_eq!(local_path("git@example.com:org/s.git", base), None);
+    }
+}

@@ -1,0 +1,202 @@
+//! Three-way merge of YAML manifests, structurally: per document, per key.
+//!
+//! `base` is what cairn generated last time, `ours` is the file as the user
+//! left it, `theirs` is the new render. A key the user changed stays changed
+//! unless the new render changed that same key too; then it is a conflict,
+//! reported with the document and field path. Lists are compared whole (they
+//! have no stable identity to merge by). Conflict markers are never written.
+//!
+//! Documents are matched by `apiVersion`, `kind`, `metadata.namespace` and
+//! `metadata.name`. The merged file is re-serialised, so comments the user
+//! added inside a file that both sides changed are not kept.
+
+use serde::Deserialize;
+use serde_yaml::{Mapping, Value};
+
+/// Where a merge could not decide: `HelmRelease/ingress-nginx: spec.values.replicas`.
+pub type Conflict = String;
+
+/// Merges, returning the merged text or every conflicting field.
+pub fn merge(base: &str, ours: &str, theirs: &str) -> Result<String, Vec<Conflict>> {
+    let (base, ours, theirs) = match (parse(base), parse(ours), parse(theirs)) {
+        (Ok(b), Ok(o), Ok(t)) => (b, o, t),
+        (_, Err(err), _) => return Err(vec![format!("your version is not valid YAML ({err})")]),
+        _ => return Err(vec!["cannot parse the generated versions".into()]),
+    };
+    let mut conflicts = Vec::new();
+    let mut merged = Vec::new();
+    // Documents in the order of the user's file, then new ones in render order.
+    let mut keys: Vec<String> = ours.iter().map(|(k, _)| k.clone()).collect();
+    for (k, _) in &theirs {
+        if !keys.contains(k) {
+            keys.push(k.clone());
+        }
+    }
+    let find = |docs: &[(String, Value)], key: &str| {
+        docs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+    };
+    for key in keys {
+        let (b, o, t) = (find(&base, &key), find(&ours, &key), find(&theirs, &key));
+        let mut path = Vec::new();
+        if let Some(value) = merge_value(
+            &key,
+            &mut path,
+            b.as_ref(),
+            o.as_ref(),
+            t.as_ref(),
+            &mut conflicts,
+        ) {
+            merged.push(value);
+        }
+    }
+    if !conflicts.is_empty() {
+        return Err(conflicts);
+    }
+    let mut out = String::new();
+    for (i, doc) in merged.iter().enumerate() {
+        if i > 0 {
+            out.push_str("---\n");
+        }
+        out.push_str(&serde_yaml::to_string(doc).map_err(|e| vec![e.to_string()])?);
+    }
+    Ok(out)
+}
+
+/// The documents of a stream, each with its identity.
+fn parse(text: &str) -> Result<Vec<(String, Value)>, serde_yaml::Error> {
+    let mut docs = Vec::new();
+    for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
+        let value = Value::deserialize(document)?;
+        if value.is_null() {
+            continue;
+        }
+        docs.push((
+            identity(&value).unwrap_or_else(|| format!("document {}", index + 1)),
+            value,
+        ));
+    }
+    Ok(docs)
+}
+
+fn identity(doc: &Value) -> Option<String> {
+    let kind = doc.get("kind")?.as_str()?;
+    let meta = doc.get("metadata")?;
+    let name = meta.get("name")?.as_str()?;
+    let api = doc.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    Some(match meta.get("namespace").and_then(Value::as_str) {
+        Some(ns) => format!("{kind}/{ns}/{name} ({api})"),
+        None => format!("{kind}/{name} ({api})"),
+    })
+}
+
+/// Merges one value; `None` means absent in the result.
+fn merge_value(
+    doc: &str,
+    path: &mut Vec<String>,
+    base: Option<&Value>,
+    ours: Option<&Value>,
+    theirs: Option<&Value>,
+    conflicts: &mut Vec<Conflict>,
+) -> Option<Value> {
+    if ours == theirs {
+        return ours.cloned();
+    }
+    if ours == base {
+        return theirs.cloned();
+    }
+    if theirs == base {
+        return ours.cloned();
+    }
+    let empty = Value::Mapping(Mapping::new());
+    match (base.unwrap_or(&empty), ours, theirs) {
+        (Value::Mapping(b), Some(Value::Mapping(o)), Some(Value::Mapping(t))) => {
+            let mut merged = Mapping::new();
+            let mut keys: Vec<&Value> = o.keys().collect();
+            keys.extend(t.keys().filter(|k| !o.contains_key(*k)));
+            keys.extend(
+                b.keys()
+                    .filter(|k| !o.contains_key(*k) && !t.contains_key(*k)),
+            );
+            for key in keys {
+                path.push(key_text(key));
+                if let Some(v) =
+                    merge_value(doc, path, b.get(key), o.get(key), t.get(key), conflicts)
+                {
+                    merged.insert(key.clone(), v);
+                }
+                path.pop();
+            }
+            Some(Value::Mapping(merged))
+        }
+        _ => {
+            let field = if path.is_empty() {
+                "the whole document".to_string()
+            } else {
+                path.join(".")
+            };
+            conflicts.push(format!("{doc}: {field}"));
+            ours.cloned()
+        }
+    }
+}
+
+fn key_text(key: &Value) -> String {
+    match key {
+        Value::String(s) => s.clone(),
+        other => serde_yaml::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  x: '1'\n  y: '1'\n";
+
+    #[test]
+    fn keeps_the_users_key_and_takes_the_new_render_elsewhere() {
+        let ours = BASE.replace("x: '1'", "x: mine");
+        let theirs = BASE.replace("y: '1'", "y: '2'");
+        let merged = merge(BASE, &ours, &theirs).unwrap();
+        assert!(
+            merged.contains("x: mine") && merged.contains("y: '2'"),
+            "{merged}"
+        );
+    }
+
+    #[test]
+    fn the_same_key_changed_on_both_sides_conflicts() {
+        let ours = BASE.replace("x: '1'", "x: mine");
+        let theirs = BASE.replace("x: '1'", "x: new");
+        let conflicts = merge(BASE, &ours, &theirs).unwrap_err();
+        assert_eq!(conflicts, ["ConfigMap/a (v1): data.x"]);
+    }
+
+    #[test]
+    fn added_and_removed_keys_merge() {
+        let ours = format!("{BASE}  z: added\n");
+        let theirs = BASE.replace("  y: '1'\n", "");
+        let merged = merge(BASE, &ours, &theirs).unwrap();
+        assert!(
+            merged.contains("z: added") && !merged.contains("y:"),
+            "{merged}"
+        );
+    }
+
+    #[test]
+    fn documents_match_by_identity_not_position() {
+        let other = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\ndata:\n  k: v\n";
+        let base = format!("{BASE}---\n{other}");
+        let ours = format!("{other}---\n{}", BASE.replace("x: '1'", "x: mine"));
+        let theirs = format!("{BASE}---\n{}", other.replace("k: v", "k: w"));
+        let merged = merge(&base, &ours, &theirs).unwrap();
+        assert!(
+            merged.contains("x: mine") && merged.contains("k: w"),
+            "{merged}"
+        );
+    }
+}

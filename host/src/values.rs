@@ -53,6 +53,13 @@ pub fn prepare(schema: &Value, values: Option<&Value>) -> Result<Value, ValuesEr
     Err(ValuesError::Invalid(violations))
 }
 
+/// Every default the schema declares, for an empty configuration.
+pub fn defaults(schema: &Value) -> Value {
+    let mut values = Value::Object(Map::new());
+    apply_defaults(schema, schema, &mut values, 0);
+    values
+}
+
 /// Whether `schema` is itself a valid JSON Schema, for `inspect` and
 /// `stack build`.
 pub fn check_schema(schema: &Value) -> Result<(), ValuesError> {
@@ -101,10 +108,11 @@ fn apply_defaults(root: &Value, schema: &Value, value: &mut Value, depth: usize)
     let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
         return;
     };
-    for (name, sub) in properties {
-        let sub = resolve(root, sub, 0);
+    for (name, property) in properties {
+        // A `default` may sit beside a `$ref` or in the schema it names.
+        let sub = resolve(root, property, 0);
         if !object.contains_key(name)
-            && let Some(default) = sub.get("default")
+            && let Some(default) = property.get("default").or_else(|| sub.get("default"))
         {
             object.insert(name.clone(), default.clone());
         }
@@ -139,9 +147,10 @@ mod tests {
             "properties": {
                 "replicas": {"type": "integer", "minimum": 1, "default": 2},
                 "issuer": {"$ref": "#/$defs/Issuer", "default": {"name": "le"}},
+                "mode": {"$ref": "#/$defs/Mode", "default": "fast"},
                 "hosts": {"type": "array", "items": {"type": "string", "format": "hostname"}}
             },
-            "$defs": {"Issuer": {
+            "$defs": {"Mode": {"enum": ["fast", "slow"]}, "Issuer": {
                 "type": "object",
                 "properties": {
                     "name": {"type": "string", "default": "le"},
@@ -157,7 +166,7 @@ mod tests {
         let values = prepare(&schema(), Some(&json!({"issuer": {"email": "a@b.org"}}))).unwrap();
         assert_eq!(
             values,
-            json!({"replicas": 2, "issuer": {"name": "le", "email": "a@b.org", "server": "production"}})
+            json!({"replicas": 2, "mode": "fast", "issuer": {"name": "le", "email": "a@b.org", "server": "production"}})
         );
     }
 

@@ -11,7 +11,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use rayon::prelude::*;
 
 use crate::limits::Limits;
+use crate::ops;
 use crate::render::{self, Instance};
+use crate::repo::Action;
 use crate::runtime::{Cache, Loaded, Runtime};
 
 #[derive(Parser)]
@@ -35,6 +37,92 @@ enum Command {
     Render(RenderArgs),
     /// Show what a component is, what it needs and what it may do.
     Inspect(InspectArgs),
+    /// Start a GitOps directory from a stack: writes cairn.yaml with every
+    /// component's defaults.
+    Init(InitArgs),
+    /// Render the stack with cairn.yaml's values and update the repo: writes
+    /// what changed, keeps hand edits, prunes what is no longer generated,
+    /// and records it all in cairn.lock.
+    Generate(GenerateArgs),
+    /// Show what `generate` would change, as a unified diff; writes nothing.
+    /// Exit status 0 when nothing would change, 1 when something would.
+    Diff(StackArgs),
+    /// Validate values and rendered output without writing.
+    Lint(LintArgs),
+    /// List newer stack versions with their changelogs, and move cairn.yaml
+    /// to one of them.
+    Update(UpdateArgs),
+    /// Re-render from cairn.lock and check the repo matches it. Exit status 1
+    /// when it does not (hand edits, drift).
+    Verify(StackArgs),
+    /// Show the stack, versions, components and generated files.
+    Status(StackArgs),
+}
+
+/// Where the project is and how to reach its stack.
+#[derive(Args)]
+struct StackArgs {
+    /// The cairn.yaml to use.
+    #[arg(long, value_name = "FILE", default_value = "cairn.yaml", global = true)]
+    config: PathBuf,
+    /// Use only what is cached; never fetch.
+    #[arg(long, global = true)]
+    offline: bool,
+    #[command(flatten)]
+    sandbox: SandboxArgs,
+}
+
+#[derive(Args)]
+struct InitArgs {
+    /// The stack: a git URL (https, ssh, file://) or a local path.
+    source: String,
+    /// Version requirement: a semver range (^1.2), a tag, or a commit.
+    /// Default: the newest release.
+    #[arg(long)]
+    version: Option<String>,
+    /// Directory to create cairn.yaml in.
+    #[arg(long, default_value = ".")]
+    path: PathBuf,
+    #[arg(long)]
+    offline: bool,
+    #[command(flatten)]
+    sandbox: SandboxArgs,
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    /// Commit the changed files, cairn.yaml and cairn.lock (refuses if other
+    /// changes are staged).
+    #[arg(long)]
+    commit: bool,
+    /// On conflicts, take the new render.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    stack: StackArgs,
+}
+
+#[derive(Args)]
+struct LintArgs {
+    /// Also validate objects against the CRDs (openAPIV3Schema) in DIR.
+    #[arg(long, value_name = "DIR")]
+    schemas: Option<PathBuf>,
+    #[command(flatten)]
+    stack: StackArgs,
+}
+
+#[derive(Args)]
+struct UpdateArgs {
+    /// Only list newer versions; change nothing.
+    #[arg(long)]
+    check: bool,
+    /// The version to move to (default: the newest).
+    #[arg(long, value_name = "VERSION")]
+    to: Option<String>,
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
+    output: Format,
+    #[command(flatten)]
+    stack: StackArgs,
 }
 
 /// How components are run.
@@ -89,6 +177,13 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Render(args) => run_render(args),
         Command::Inspect(args) => run_inspect(args),
+        Command::Init(args) => run_init(args),
+        Command::Generate(args) => run_generate(args),
+        Command::Diff(args) => run_diff(args),
+        Command::Lint(args) => run_lint(args),
+        Command::Update(args) => run_update(args),
+        Command::Verify(args) => run_verify(args),
+        Command::Status(args) => run_status(args),
     };
     match result {
         Ok(code) => code,
@@ -99,11 +194,25 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn runtime(args: &SandboxArgs) -> anyhow::Result<Runtime> {
+fn limits(args: &SandboxArgs) -> anyhow::Result<Limits> {
     let mut limits = Limits::default();
     for assignment in &args.limits {
         limits.set(assignment)?;
     }
+    Ok(limits)
+}
+
+fn options(args: &StackArgs) -> anyhow::Result<ops::Options> {
+    Ok(ops::Options {
+        config: args.config.clone(),
+        offline: args.offline,
+        no_cache: args.sandbox.no_cache,
+        limits: limits(&args.sandbox)?,
+    })
+}
+
+fn runtime(args: &SandboxArgs) -> anyhow::Result<Runtime> {
+    let limits = limits(args)?;
     let cache = if args.no_cache {
         None
     } else {
@@ -272,6 +381,224 @@ fn run_inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
                 println!("  {line}");
             }
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_init(args: InitArgs) -> anyhow::Result<ExitCode> {
+    let options = ops::Options {
+        config: args.path.join(crate::config::CONFIG_FILE),
+        offline: args.offline,
+        no_cache: args.sandbox.no_cache,
+        limits: limits(&args.sandbox)?,
+    };
+    let path = ops::init(&options, &args.source, args.version.as_deref(), &args.path)?;
+    println!("wrote {}", path.display());
+    println!("set your values there, then run `cairn generate`");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(report: &ops::GenerateReport, verb: &str) {
+    if report.recovered {
+        println!("completed an interrupted generate first");
+    }
+    match &report.from {
+        Some(from) if *from != report.to => {
+            println!("stack {}: {from} -> {}", report.stack, report.to)
+        }
+        _ => println!("stack {} {}", report.stack, report.to),
+    }
+    for name in &report.added {
+        println!("  + component {name}");
+    }
+    for name in &report.removed {
+        println!("  - component {name}");
+    }
+    if report.components.is_empty() {
+        println!("nothing to change");
+    }
+    for (component, c) in &report.components {
+        let mut parts = Vec::new();
+        for (n, what) in [
+            (c.created, "created"),
+            (c.updated, "updated"),
+            (c.merged, "merged"),
+            (c.deleted, "deleted"),
+        ] {
+            if n > 0 {
+                parts.push(format!("{n} {what}"));
+            }
+        }
+        let verb = if verb.is_empty() {
+            String::new()
+        } else {
+            format!(" {verb}")
+        };
+        println!("  {component}: {}{verb}", parts.join(", "));
+    }
+    for path in &report.kept_edits {
+        println!("  kept your edits to {path}");
+    }
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
+}
+
+fn run_generate(args: GenerateArgs) -> anyhow::Result<ExitCode> {
+    let report = ops::generate(&options(&args.stack)?, args.force, args.commit)?;
+    print_summary(&report, "");
+    if let Some(commit) = &report.commit {
+        println!("committed {}", &commit[..commit.len().min(12)]);
+    }
+    if report.wrote && !report.message.trim().is_empty() {
+        println!();
+        println!("{}", report.message.trim_end());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_diff(args: StackArgs) -> anyhow::Result<ExitCode> {
+    let report = ops::diff(&options(&args)?)?;
+    for change in &report.changes {
+        let label = if report.output == Path::new(".") {
+            change.path.clone()
+        } else {
+            report.output.join(&change.path).display().to_string()
+        };
+        let (old_label, new_label) = match change.action {
+            Action::Create => ("/dev/null".to_string(), label.clone()),
+            Action::Delete => (label.clone(), "/dev/null".to_string()),
+            _ => (label.clone(), label.clone()),
+        };
+        let old = change.old.as_deref().unwrap_or("");
+        let new = change.new.as_deref().unwrap_or("");
+        let diff = similar::TextDiff::from_lines(old, new);
+        print!(
+            "{}",
+            diff.unified_diff()
+                .context_radius(3)
+                .header(&old_label, &new_label)
+        );
+    }
+    print_summary(&report, "would be");
+    Ok(if report.changes.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn run_lint(args: LintArgs) -> anyhow::Result<ExitCode> {
+    let report = ops::lint(&options(&args.stack)?, args.schemas.as_deref())?;
+    for problem in &report.problems {
+        println!("{problem}");
+    }
+    if args.schemas.is_some() {
+        for kind in &report.unchecked_kinds {
+            println!(
+                "note: no schema for {kind} in {}",
+                args.schemas.as_deref().unwrap_or(Path::new("")).display()
+            );
+        }
+        println!(
+            "{} objects, {} checked against CRD schemas, {} problems",
+            report.objects,
+            report.checked,
+            report.problems.len()
+        );
+    } else {
+        println!("{} objects, values and output valid", report.objects);
+    }
+    Ok(if report.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn run_update(args: UpdateArgs) -> anyhow::Result<ExitCode> {
+    let report = ops::update(&options(&args.stack)?, args.check, args.to.as_deref())?;
+    if let Format::Json = args.output {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "current: {}, latest: {}",
+        report.current.as_deref().unwrap_or("none"),
+        report.latest.as_deref().unwrap_or("none")
+    );
+    for v in &report.versions {
+        let within = if v.within_requirement {
+            ""
+        } else {
+            " (beyond your version requirement)"
+        };
+        println!(
+            "\n{} {}{within}",
+            v.tag,
+            &v.commit[..v.commit.len().min(12)]
+        );
+        for line in v.changelog.trim_end().lines() {
+            println!("  {line}");
+        }
+    }
+    match (&report.requirement, report.status.as_str()) {
+        (Some(req), _) => {
+            println!("\ncairn.yaml now requires {req}; run `cairn generate` to apply it")
+        }
+        (None, "up-to-date") => println!("up to date"),
+        _ => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_verify(args: StackArgs) -> anyhow::Result<ExitCode> {
+    let report = ops::verify(&options(&args)?)?;
+    if report.ok() {
+        println!("the repo matches cairn.lock");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if report.values_changed {
+        println!("values in cairn.yaml changed since the last generate; run `cairn generate`");
+    }
+    for path in &report.edited {
+        println!("edited: {path}");
+    }
+    for path in &report.missing {
+        println!("missing: {path}");
+    }
+    for path in &report.drift {
+        println!("renders differently from the lock: {path}");
+    }
+    Ok(ExitCode::from(1))
+}
+
+fn run_status(args: StackArgs) -> anyhow::Result<ExitCode> {
+    let report = ops::status(&options(&args)?)?;
+    println!("stack:      {} ({})", report.stack, report.source);
+    println!(
+        "requires:   {}",
+        report.requirement.as_deref().unwrap_or("any")
+    );
+    println!(
+        "locked:     {}",
+        report.locked.as_deref().unwrap_or("not generated yet")
+    );
+    println!(
+        "newest:     {}",
+        report.newest_known.as_deref().unwrap_or("unknown")
+    );
+    println!("components:");
+    for (name, enabled) in &report.components {
+        println!("  {} {name}", if *enabled { "on " } else { "off" });
+    }
+    println!(
+        "files:      {} generated, {} with hand edits",
+        report.files_owned,
+        report.edited.len()
+    );
+    for path in &report.edited {
+        println!("  edited: {path}");
     }
     Ok(ExitCode::SUCCESS)
 }

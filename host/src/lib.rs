@@ -1,15 +1,26 @@
 //! cairn: share whole Kubernetes cluster stacks through GitOps.
 //!
 //! The data flows one way through these modules:
-//! `values` (check a component's values) → `runtime` (run components in the
-//! sandbox) → `compose` (resolve facts, validate and assemble output) →
-//! `repo` (write files) ; `render` drives the first three for a set of
-//! components, and `cli` is a thin layer over all of it.
+//! `config` (cairn.yaml, stack.yaml, cairn.lock) → `source` and `stack` (a
+//! stack at a version, from git or a directory) → `values` (check values)
+//! → `runtime` (run components in the sandbox) → `compose` (resolve facts,
+//! validate and assemble output) → `repo` (plan and write files; `merge`
+//! keeps hand edits) → `git` (commit). `render` drives the middle stages for
+//! a set of components, `ops` implements each stack command on top, and
+//! `cli` is a thin layer over all of it.
 
 pub mod cli;
 pub mod compose;
+pub mod config;
+pub mod crd;
+pub mod git;
 pub mod limits;
+pub mod merge;
+pub mod ops;
+pub mod progress;
 pub mod render;
 pub mod repo;
 pub mod runtime;
+pub mod source;
+pub mod stack;
 pub mod values;

@@ -137,3 +137,138 @@ pub fn kubectl() -> std::process::Command {
     );
     std::process::Command::new(path)
 }
+
+/// Runs git (for setting up fixtures only; cairn itself never needs it).
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.com",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(["-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(output.status.success(), "git {args:?}: {}", stderr(&output));
+    stdout(&output)
+}
+
+/// The hex sha256 of a file.
+pub fn sha256_file(path: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    format!("{:x}", Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+/// One component of a test stack: its name in the stack, the crate it is
+/// built from, and whether it is on by default.
+pub struct StackEntry<'a> {
+    pub name: &'a str,
+    pub crate_name: &'a str,
+    pub enabled: bool,
+}
+
+/// Writes a stack (its components' .wasm and stack.yaml) into `dir`.
+pub fn write_stack(dir: &Path, entries: &[StackEntry<'_>], changelog: &str) {
+    let mut yaml = String::from("name: test-stack\ndescription: A stack for tests\ncomponents:\n");
+    for entry in entries {
+        let rel = format!("components/{}.wasm", entry.name);
+        let target = dir.join(&rel);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(wasm(entry.crate_name), &target).unwrap();
+        yaml.push_str(&format!(
+            "  - name: {}\n    path: {rel}\n    sha256: {}\n    enabled: {}\n",
+            entry.name,
+            sha256_file(&target),
+            entry.enabled
+        ));
+    }
+    yaml.push_str(&format!(
+        "changelog: {changelog:?}\nmessage: \"Review the changes, then commit and push.\"\n"
+    ));
+    std::fs::write(dir.join("stack.yaml"), yaml).unwrap();
+}
+
+impl World {
+    /// A stack repository with tags v0.1.0 (app, ingress-nginx), v0.2.0 (app
+    /// changed, cert-manager added) and a non-semver tag `latest`.
+    pub fn stack_repo(&self) -> PathBuf {
+        let dir = self.path("stack");
+        std::fs::create_dir_all(&dir).unwrap();
+        git(&dir, &["init", "-q"]);
+        write_stack(
+            &dir,
+            &[
+                StackEntry {
+                    name: "app",
+                    crate_name: "app",
+                    enabled: true,
+                },
+                StackEntry {
+                    name: "ingress-nginx",
+                    crate_name: "ingress-nginx",
+                    enabled: true,
+                },
+            ],
+            "First release.",
+        );
+        git(&dir, &["add", "-A"]);
+        git(&dir, &["commit", "-qm", "v0.1.0"]);
+        git(&dir, &["tag", "v0.1.0"]);
+        write_stack(
+            &dir,
+            &[
+                StackEntry {
+                    name: "app",
+                    crate_name: "app-v2",
+                    enabled: true,
+                },
+                StackEntry {
+                    name: "ingress-nginx",
+                    crate_name: "ingress-nginx",
+                    enabled: true,
+                },
+                StackEntry {
+                    name: "cert-manager",
+                    crate_name: "cert-manager",
+                    enabled: false,
+                },
+            ],
+            "App release 2; adds cert-manager.",
+        );
+        git(&dir, &["add", "-A"]);
+        git(&dir, &["commit", "-qm", "v0.2.0"]);
+        git(&dir, &["tag", "v0.2.0"]);
+        git(&dir, &["tag", "latest"]);
+        dir
+    }
+
+    /// A GitOps repo with a cairn.yaml for the stack at `version`.
+    pub fn gitops(&self, stack: &Path, version: &str, values: &str) -> PathBuf {
+        let dir = self.path("gitops");
+        std::fs::create_dir_all(&dir).unwrap();
+        git(&dir, &["init", "-q"]);
+        git(&dir, &["config", "user.name", "Test"]);
+        git(&dir, &["config", "user.email", "test@example.com"]);
+        std::fs::write(
+            dir.join("cairn.yaml"),
+            format!(
+                "stack:\n  source: {}\n  version: \"{version}\"\nvalues:\n{values}",
+                stack.display()
+            ),
+        )
+        .unwrap();
+        dir
+    }
+
+    /// `cairn SUBCOMMAND` in the GitOps repo.
+    pub fn cairn_in(&self, dir: &Path, args: &[&str]) -> Command {
+        let mut cmd = self.cairn();
+        cmd.current_dir(dir).args(args);
+        cmd
+    }
+}

@@ -1,0 +1,152 @@
+//! Committing generated changes to the user's GitOps repository with `gix`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+use crate::ops::GenerateReport;
+
+fn open(root: &Path) -> anyhow::Result<gix::Repository> {
+    gix::discover(root).with_context(|| {
+        format!(
+            "--commit needs a git repository, and {} is not inside one (`git init` it first)",
+            root.display()
+        )
+    })
+}
+
+/// The (path, blob, mode) entries of an index, for comparison.
+fn entries(index: &gix::index::State) -> BTreeSet<(String, gix::ObjectId, u32)> {
+    index
+        .entries()
+        .iter()
+        .map(|e| (e.path(index).to_string(), e.id, e.mode.bits()))
+        .collect()
+}
+
+/// Refuses when anything is staged: `--commit` commits only cairn's changes.
+pub fn check_clean_index(root: &Path) -> anyhow::Result<()> {
+    let repo = open(root)?;
+    let index = repo.index_or_empty().context("cannot read the git index")?;
+    let head = repo.head_tree_id_or_empty().context("cannot read HEAD")?;
+    let at_head = repo
+        .index_from_tree(&head)
+        .context("cannot read HEAD's tree")?;
+    let staged: Vec<String> = entries(&index)
+        .symmetric_difference(&entries(&at_head))
+        .map(|(path, _, _)| path.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !staged.is_empty() {
+        bail!(
+            "other changes are staged ({}); commit or unstage them first, so that --commit records only cairn's changes",
+            staged.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Says what changed: versions, components added and removed, files.
+pub fn commit_message(report: &GenerateReport) -> String {
+    let mut subject = match &report.from {
+        Some(from) if *from != report.to => format!(
+            "cairn: update {} from {from} to {}",
+            report.stack, report.to
+        ),
+        Some(_) => format!("cairn: regenerate {} {}", report.stack, report.to),
+        None => format!("cairn: generate {} {}", report.stack, report.to),
+    };
+    if subject.len() > 72 {
+        subject.truncate(72);
+    }
+    let mut body = Vec::new();
+    if !report.added.is_empty() {
+        body.push(format!("Added components: {}.", report.added.join(", ")));
+    }
+    if !report.removed.is_empty() {
+        body.push(format!(
+            "Removed components: {}.",
+            report.removed.join(", ")
+        ));
+    }
+    for (component, c) in &report.components {
+        body.push(format!(
+            "{component}: {} created, {} updated, {} merged, {} deleted",
+            c.created, c.updated, c.merged, c.deleted
+        ));
+    }
+    format!("{subject}\n\n{}\n", body.join("\n"))
+}
+
+/// Commits `paths` (files that exist are added, missing ones removed) on
+/// top of HEAD, and updates the index to match. Returns the new commit, or
+/// `None` when the tree did not change.
+pub fn commit(root: &Path, paths: &[PathBuf], message: &str) -> anyhow::Result<Option<String>> {
+    let repo = open(root)?;
+    let workdir = repo
+        .workdir()
+        .context("--commit needs a repository with a working tree, not a bare one")?
+        .canonicalize()?;
+    let head = repo
+        .head_tree_id_or_empty()
+        .context("cannot read HEAD")?
+        .detach();
+    let mut editor = repo.edit_tree(head).context("cannot edit HEAD's tree")?;
+    for path in paths {
+        let absolute = match path.canonicalize() {
+            Ok(p) => p,
+            Err(_) => path
+                .parent()
+                .and_then(|d| d.canonicalize().ok())
+                .map(|d| d.join(path.file_name().unwrap_or_default()))
+                .unwrap_or_else(|| path.clone()),
+        };
+        let rel = absolute
+            .strip_prefix(&workdir)
+            .with_context(|| {
+                format!(
+                    "{} is outside the repository {}",
+                    path.display(),
+                    workdir.display()
+                )
+            })?
+            .to_string_lossy()
+            .replace('\\', "/");
+        match std::fs::read(&absolute) {
+            Ok(bytes) => {
+                let blob = repo
+                    .write_blob(bytes)
+                    .context("cannot write to the git object store")?;
+                editor.upsert(rel.as_str(), gix::object::tree::EntryKind::Blob, blob)?;
+            }
+            Err(_) => {
+                editor.remove(rel.as_str())?;
+            }
+        }
+    }
+    let tree = editor
+        .write()
+        .context("cannot write the new tree")?
+        .detach();
+    if tree == head {
+        return Ok(None);
+    }
+    let parents: Vec<gix::ObjectId> = repo
+        .head_id()
+        .ok()
+        .map(|id| id.detach())
+        .into_iter()
+        .collect();
+    let id = repo.commit("HEAD", message, tree, parents).context(
+        "cannot commit; is your git identity set (`git config user.name` and `user.email`)?",
+    )?;
+    let mut index = repo
+        .index_from_tree(&tree)
+        .context("cannot build the new index")?;
+    index
+        .write(Default::default())
+        .context("cannot write the git index")?;
+    Ok(Some(id.to_string()))
+}

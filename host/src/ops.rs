@@ -1,0 +1,992 @@
+//! The stack commands: one function each, taking options and returning a
+//! report for the CLI to print. They tie the stages together: config →
+//! source → runtime/render → repo.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::compose::Tree;
+use crate::config::{CONFIG_FILE, Lock, LockedComponent, LockedStack, Project};
+use crate::limits::Limits;
+use crate::render::{self, Instance, Rendering};
+use crate::repo::{self, Action, Plan};
+use crate::runtime::{Cache, Loaded, Runtime};
+use crate::source::{Pin, SourceOptions, StackSource, TagVersion};
+use crate::stack::Stack;
+
+/// Options every stack command shares.
+pub struct Options {
+    /// The `cairn.yaml` to use.
+    pub config: PathBuf,
+    pub offline: bool,
+    pub no_cache: bool,
+    pub limits: Limits,
+}
+
+/// The user's cache root: compiled components, git clones, generated blobs.
+fn cache_root() -> anyhow::Result<PathBuf> {
+    let base =
+        dirs::cache_dir().context("cannot find a cache directory: set XDG_CACHE_HOME (or HOME)")?;
+    Ok(base.join("cairn"))
+}
+
+fn runtime(options: &Options) -> anyhow::Result<Runtime> {
+    let cache = if options.no_cache {
+        None
+    } else {
+        Some(Cache::user_default()?)
+    };
+    Runtime::new(options.limits.clone(), cache)
+}
+
+fn open_source(spec: &str, base: &Path, offline: bool, fetch: bool) -> anyhow::Result<StackSource> {
+    let options = SourceOptions {
+        base,
+        cache: cache_root()?.join("git"),
+        offline,
+    };
+    StackSource::open(spec, &options, fetch)
+}
+
+/// A project opened for a command: config, lock and stack source.
+struct Session {
+    project: Project,
+    lock: Option<Lock>,
+    runtime: Runtime,
+    /// Whether an interrupted apply was completed on opening.
+    recovered: bool,
+}
+
+impl Session {
+    fn open(options: &Options) -> anyhow::Result<Self> {
+        let project = Project::load(&options.config)?;
+        let recovered = repo::recover(&project.root)?;
+        let lock = Lock::read(&project.lock_path())?;
+        Ok(Self {
+            project,
+            lock,
+            runtime: runtime(options)?,
+            recovered,
+        })
+    }
+
+    /// The locked pin, when the lock is for this source and still satisfies
+    /// the requirement: then nothing needs fetching.
+    fn locked_pin(&self) -> Option<Pin> {
+        let lock = self.lock.as_ref()?;
+        let stack = &self.project.config.stack;
+        if lock.stack.source != stack.source {
+            return None;
+        }
+        let version = lock
+            .stack
+            .version
+            .as_deref()
+            .and_then(|v| semver::Version::parse(v).ok());
+        let satisfied = match stack.version.as_deref().map(str::trim) {
+            None => version.is_none() && lock.stack.commit.is_none(),
+            Some(req) => {
+                lock.stack.tag.as_deref() == Some(req)
+                    || lock
+                        .stack
+                        .commit
+                        .as_deref()
+                        .is_some_and(|c| req.len() >= 7 && c.starts_with(req))
+                    || match (semver::VersionReq::parse(req), &version) {
+                        (Ok(range), Some(v)) => range.matches(v),
+                        _ => false,
+                    }
+            }
+        };
+        satisfied.then(|| Pin {
+            version,
+            tag: lock.stack.tag.clone(),
+            commit: lock.stack.commit.clone(),
+        })
+    }
+
+    /// The source and the version to render: the locked one while it still
+    /// satisfies cairn.yaml (no fetch), else the requirement resolved anew.
+    /// Refuses when the locked tag now points at another commit: a published
+    /// release must never change under its version.
+    fn pin(&self, options: &Options) -> anyhow::Result<(StackSource, Pin)> {
+        let locked = self.locked_pin();
+        let source = self.source(options, locked.is_none())?;
+        let Some(pin) = locked else {
+            let pin = source.resolve(self.project.config.stack.version.as_deref())?;
+            return Ok((source, pin));
+        };
+        if let (Some(tag), Some(commit)) = (&pin.tag, &pin.commit)
+            && let Some(now) = source.versions()?.into_iter().find(|v| v.tag == *tag)
+            && now.commit != *commit
+        {
+            bail!(
+                "tag {tag} of stack {} now points at commit {}, but {} locked {commit}: the published release changed under the same version (tampering?). Refusing it; ask the stack's authors, and pin a commit in cairn.yaml if you trust it",
+                self.project.config.stack.source,
+                now.commit,
+                crate::config::LOCK_FILE
+            );
+        }
+        Ok((source, pin))
+    }
+
+    fn source(&self, options: &Options, fetch: bool) -> anyhow::Result<StackSource> {
+        open_source(
+            &self.project.config.stack.source,
+            &self.project.root,
+            options.offline,
+            fetch,
+        )
+    }
+}
+
+/// A stack rendered for a project: the tree and the lock describing it.
+struct Generated {
+    stack: Stack,
+    rendering: Rendering,
+    lock: Lock,
+}
+
+/// Renders `stack` with the project's values.
+fn generate_tree(
+    runtime: &Runtime,
+    project: &Project,
+    stack: Stack,
+    old_lock: Option<&Lock>,
+) -> anyhow::Result<Generated> {
+    let def = &stack.definition;
+    let config = project.config_path.display();
+    let names: Vec<&str> = def.components.iter().map(|c| c.name.as_str()).collect();
+    for name in project.config.values.keys() {
+        if def.component(name).is_none() {
+            bail!(
+                "{config}: values.{name}: stack {} has no component {name:?}{}; its components are: {}",
+                def.name,
+                crate::cli::did_you_mean(name, &names),
+                names.join(", ")
+            );
+        }
+    }
+    let enabled: Vec<&str> = def
+        .components
+        .iter()
+        .filter(|c| project.enabled(&c.name).unwrap_or(c.enabled))
+        .map(|c| c.name.as_str())
+        .collect();
+
+    // A component whose bytes differ from what was locked for this very
+    // version was changed after the fact: refuse it.
+    if let Some(lock) = old_lock
+        && lock.stack.commit.is_some()
+        && lock.stack.commit == stack.pin.commit
+    {
+        for component in &def.components {
+            if let Some(locked) = lock.components.get(&component.name)
+                && !locked.sha256.eq_ignore_ascii_case(&component.sha256)
+            {
+                bail!(
+                    "component {:?}: stack {} at {} declares sha256 {}, but {} locked {}; the published stack changed under the same version (tampering?). Refusing to run it",
+                    component.name,
+                    def.name,
+                    stack.pin.describe(),
+                    component.sha256,
+                    crate::config::LOCK_FILE,
+                    locked.sha256
+                );
+            }
+        }
+    }
+
+    let wasm: Vec<Vec<u8>> = enabled
+        .iter()
+        .map(|name| stack.component_wasm(name))
+        .collect::<anyhow::Result<_>>()?;
+    let loaded: Vec<Loaded> = enabled
+        .par_iter()
+        .zip(&wasm)
+        .map(|(name, bytes)| {
+            runtime
+                .load(bytes)
+                .map_err(|err| anyhow::anyhow!("{}", render::describe_failure(name, &err)))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let instances: Vec<Instance<'_>> = enabled
+        .iter()
+        .zip(&loaded)
+        .map(|(name, component)| Instance {
+            name: name.to_string(),
+            component,
+            values: project.component_values(name),
+        })
+        .collect();
+    let rendering = render::render(runtime, &instances)
+        .with_context(|| format!("{config}: cannot generate"))?;
+
+    let configs: BTreeMap<&str, &serde_json::Value> = rendering
+        .components
+        .iter()
+        .map(|c| (c.name.as_str(), &c.config))
+        .collect();
+    let lock = Lock {
+        lock_version: Lock::VERSION,
+        stack: LockedStack {
+            name: def.name.clone(),
+            source: project.config.stack.source.clone(),
+            version: stack.pin.version.as_ref().map(ToString::to_string),
+            tag: stack.pin.tag.clone(),
+            commit: stack.pin.commit.clone(),
+        },
+        values_sha256: repo::sha256(&serde_json::to_string(&configs)?),
+        components: rendering
+            .components
+            .iter()
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    LockedComponent {
+                        version: c.version.clone(),
+                        sha256: def
+                            .component(&c.name)
+                            .map(|d| d.sha256.to_lowercase())
+                            .unwrap_or_default(),
+                    },
+                )
+            })
+            .collect(),
+        files: rendering
+            .tree
+            .iter()
+            .map(|(p, f)| (p.clone(), repo::sha256(&f.content)))
+            .collect(),
+    };
+    Ok(Generated {
+        stack,
+        rendering,
+        lock,
+    })
+}
+
+/// Content-addressed copies of generated files, the merge base when the
+/// user later edits them.
+struct Blobs(PathBuf);
+
+impl Blobs {
+    fn open() -> anyhow::Result<Self> {
+        Ok(Self(cache_root()?.join("blobs")))
+    }
+    fn path(&self, hash: &str) -> PathBuf {
+        self.0.join(&hash[..2.min(hash.len())]).join(hash)
+    }
+    fn get(&self, hash: &str) -> Option<String> {
+        let text = std::fs::read_to_string(self.path(hash)).ok()?;
+        (repo::sha256(&text) == hash).then_some(text)
+    }
+    fn put_all(&self, tree: &Tree) {
+        for file in tree.values() {
+            let hash = repo::sha256(&file.content);
+            let path = self.path(&hash);
+            if path.exists() {
+                continue;
+            }
+            let Some(dir) = path.parent() else { continue };
+            // A cache that cannot be written costs merges later, not correctness now.
+            let _ = std::fs::create_dir_all(dir).and_then(|_| {
+                let tmp = tempfile::NamedTempFile::new_in(dir)?;
+                std::fs::write(tmp.path(), &file.content)?;
+                tmp.persist(&path).map(|_| ()).map_err(|e| e.error)
+            });
+        }
+    }
+}
+
+/// Everything `generate` and `diff` decide before writing.
+struct Prepared {
+    session: Session,
+    generated: Generated,
+    plan: Plan,
+    lock_text: String,
+    lock_changed: bool,
+}
+
+fn prepare(options: &Options, force: bool) -> anyhow::Result<Prepared> {
+    let session = Session::open(options)?;
+    let (source, pin) = session.pin(options)?;
+    let stack = Stack::load(&source, pin)?;
+    let generated = generate_tree(
+        &session.runtime,
+        &session.project,
+        stack,
+        session.lock.as_ref(),
+    )?;
+    let tree = &generated.rendering.tree;
+    let output = session.project.output_dir();
+    let disk = repo::scan(&output, tree, session.lock.as_ref())?;
+    let edited = repo::edited(session.lock.as_ref(), &disk);
+
+    let mut bases = BTreeMap::new();
+    if let Some(lock) = &session.lock {
+        let blobs = Blobs::open()?;
+        let mut missing = Vec::new();
+        for path in &edited {
+            match blobs.get(&lock.files[path]) {
+                Some(base) => {
+                    bases.insert(path.clone(), base);
+                }
+                None => missing.push(path.clone()),
+            }
+        }
+        // Not in this machine's cache: re-render what was locked, if the
+        // values are still those it was rendered with.
+        if !missing.is_empty()
+            && lock.values_sha256 == generated.lock.values_sha256
+            && lock.stack.commit.is_some()
+        {
+            let old_pin = Pin {
+                version: lock
+                    .stack
+                    .version
+                    .as_deref()
+                    .and_then(|v| semver::Version::parse(v).ok()),
+                tag: lock.stack.tag.clone(),
+                commit: lock.stack.commit.clone(),
+            };
+            if let Ok(old_stack) = Stack::load(&source, old_pin)
+                && let Ok(old) = generate_tree(&session.runtime, &session.project, old_stack, None)
+            {
+                for path in missing {
+                    if let Some(file) = old.rendering.tree.get(&path)
+                        && repo::sha256(&file.content) == lock.files[&path]
+                    {
+                        bases.insert(path, file.content.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    let plan = repo::plan(tree, session.lock.as_ref(), &disk, &bases, force);
+    let lock_text = generated.lock.to_text();
+    let lock_changed = std::fs::read_to_string(session.project.lock_path())
+        .ok()
+        .as_deref()
+        != Some(&lock_text);
+    Ok(Prepared {
+        session,
+        generated,
+        plan,
+        lock_text,
+        lock_changed,
+    })
+}
+
+/// Files cairn would overwrite or delete and cannot without losing edits.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", describe_conflicts(.0))]
+pub struct ConflictError(pub Vec<repo::FileConflict>);
+
+fn describe_conflicts(conflicts: &[repo::FileConflict]) -> String {
+    let mut out = String::from("conflicts; nothing was written:");
+    for c in conflicts {
+        out.push_str(&format!("\n  - {}: {}", c.path, c.reason));
+        for field in &c.fields {
+            out.push_str(&format!("\n      {field}"));
+        }
+    }
+    out
+}
+
+/// What `generate` did (or `diff` would do).
+#[derive(Debug, Serialize)]
+pub struct GenerateReport {
+    pub stack: String,
+    pub from: Option<String>,
+    pub to: String,
+    /// Per component: how many files were created, updated, merged, deleted.
+    pub components: BTreeMap<String, Counts>,
+    pub kept_edits: Vec<String>,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub message: String,
+    pub recovered: bool,
+    pub wrote: bool,
+    pub commit: Option<String>,
+    #[serde(skip)]
+    pub changes: Vec<repo::FileChange>,
+    /// The output directory as cairn.yaml gives it, for display.
+    #[serde(skip)]
+    pub output: PathBuf,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Counts {
+    pub created: usize,
+    pub updated: usize,
+    pub merged: usize,
+    pub deleted: usize,
+}
+
+fn report(prepared: &Prepared) -> GenerateReport {
+    let old = prepared.session.lock.as_ref();
+    let new = &prepared.generated.lock;
+    let describe = |stack: &LockedStack| {
+        stack
+            .tag
+            .clone()
+            .or_else(|| {
+                stack
+                    .commit
+                    .as_ref()
+                    .map(|c| format!("commit {}", &c[..c.len().min(12)]))
+            })
+            .unwrap_or_else(|| "working directory".into())
+    };
+    let mut components: BTreeMap<String, Counts> = BTreeMap::new();
+    for change in &prepared.plan.changes {
+        let name = change.component.clone().unwrap_or_else(|| "(root)".into());
+        let counts = components.entry(name).or_default();
+        match change.action {
+            Action::Create => counts.created += 1,
+            Action::Update => counts.updated += 1,
+            Action::Merge => counts.merged += 1,
+            Action::Delete => counts.deleted += 1,
+        }
+    }
+    let old_names: BTreeSet<&String> = old
+        .map(|l| l.components.keys().collect())
+        .unwrap_or_default();
+    let new_names: BTreeSet<&String> = new.components.keys().collect();
+    GenerateReport {
+        stack: new.stack.name.clone(),
+        from: old.map(|l| describe(&l.stack)),
+        to: describe(&new.stack),
+        components,
+        kept_edits: prepared.plan.kept_edits.clone(),
+        added: new_names
+            .difference(&old_names)
+            .map(|s| s.to_string())
+            .collect(),
+        removed: old_names
+            .difference(&new_names)
+            .map(|s| s.to_string())
+            .collect(),
+        message: prepared.generated.stack.definition.message.clone(),
+        recovered: prepared.session.recovered,
+        wrote: false,
+        commit: None,
+        changes: prepared.plan.changes.clone(),
+        output: PathBuf::from(&prepared.session.project.config.output),
+        warnings: prepared
+            .generated
+            .rendering
+            .diagnostics
+            .iter()
+            .map(|(c, d)| match &d.field {
+                Some(f) => format!("{c}.{f}: {}", d.message),
+                None => format!("{c}: {}", d.message),
+            })
+            .collect(),
+    }
+}
+
+/// `cairn generate`: renders, plans, and applies atomically.
+pub fn generate(options: &Options, force: bool, commit: bool) -> anyhow::Result<GenerateReport> {
+    let prepared = prepare(options, force)?;
+    if !prepared.plan.conflicts.is_empty() {
+        return Err(ConflictError(prepared.plan.conflicts.clone()).into());
+    }
+    let project = &prepared.session.project;
+    if commit {
+        crate::git::check_clean_index(&project.root)?;
+    }
+    let mut report = report(&prepared);
+    if !prepared.plan.is_empty() || prepared.lock_changed {
+        Blobs::open()?.put_all(&prepared.generated.rendering.tree);
+        repo::apply(
+            &project.root,
+            &project.output_dir(),
+            &prepared.plan.changes,
+            &project.lock_path(),
+            &prepared.lock_text,
+        )?;
+        report.wrote = true;
+    }
+    if commit && report.wrote {
+        let message = crate::git::commit_message(&report);
+        let mut paths: Vec<PathBuf> = prepared
+            .plan
+            .changes
+            .iter()
+            .map(|c| project.output_dir().join(&c.path))
+            .collect();
+        paths.push(project.config_path.clone());
+        paths.push(project.lock_path());
+        report.commit = crate::git::commit(&project.root, &paths, &message)?;
+    }
+    Ok(report)
+}
+
+/// `cairn diff`: what `generate` would do, writing nothing.
+pub fn diff(options: &Options) -> anyhow::Result<GenerateReport> {
+    let prepared = prepare(options, false)?;
+    if !prepared.plan.conflicts.is_empty() {
+        return Err(ConflictError(prepared.plan.conflicts.clone()).into());
+    }
+    Ok(report(&prepared))
+}
+
+/// What `verify` found.
+#[derive(Debug, Default, Serialize)]
+pub struct VerifyReport {
+    /// Files whose content differs from what the lock says was generated.
+    pub edited: Vec<String>,
+    pub missing: Vec<String>,
+    /// Files the lock names that the locked inputs no longer render the
+    /// same (values changed, or a component is not deterministic).
+    pub drift: Vec<String>,
+    pub values_changed: bool,
+}
+
+impl VerifyReport {
+    pub fn ok(&self) -> bool {
+        self.edited.is_empty()
+            && self.missing.is_empty()
+            && self.drift.is_empty()
+            && !self.values_changed
+    }
+}
+
+/// `cairn verify`: re-renders exactly what the lock pins and compares it,
+/// and the files on disk, with the lock.
+pub fn verify(options: &Options) -> anyhow::Result<VerifyReport> {
+    let session = Session::open(options)?;
+    let Some(lock) = session.lock.clone() else {
+        bail!(
+            "{} has no {} yet; run `cairn generate` first",
+            session.project.root.display(),
+            crate::config::LOCK_FILE
+        );
+    };
+    let source = session.source(options, false)?;
+    let pin = Pin {
+        version: lock
+            .stack
+            .version
+            .as_deref()
+            .and_then(|v| semver::Version::parse(v).ok()),
+        tag: lock.stack.tag.clone(),
+        commit: lock.stack.commit.clone(),
+    };
+    let stack = Stack::load(&source, pin)?;
+    let generated = generate_tree(&session.runtime, &session.project, stack, Some(&lock))?;
+    let mut report = VerifyReport {
+        values_changed: generated.lock.values_sha256 != lock.values_sha256,
+        ..VerifyReport::default()
+    };
+    let paths: BTreeSet<&String> = lock
+        .files
+        .keys()
+        .chain(generated.lock.files.keys())
+        .collect();
+    for path in paths {
+        if lock.files.get(path) != generated.lock.files.get(path) {
+            report.drift.push(path.clone());
+        }
+    }
+    let output = session.project.output_dir();
+    for (path, hash) in &lock.files {
+        match std::fs::read(output.join(path)) {
+            Ok(bytes) if repo::sha256(&String::from_utf8_lossy(&bytes)) == *hash => {}
+            Ok(_) => report.edited.push(path.clone()),
+            Err(_) => report.missing.push(path.clone()),
+        }
+    }
+    Ok(report)
+}
+
+/// What `status` shows.
+#[derive(Debug, Serialize)]
+pub struct StatusReport {
+    pub stack: String,
+    pub source: String,
+    pub requirement: Option<String>,
+    pub locked: Option<String>,
+    pub newest_known: Option<String>,
+    pub components: Vec<(String, bool)>,
+    pub files_owned: usize,
+    pub edited: Vec<String>,
+}
+
+/// `cairn status`: reads only what is local (no fetch, no render).
+pub fn status(options: &Options) -> anyhow::Result<StatusReport> {
+    let project = Project::load(&options.config)?;
+    repo::recover(&project.root)?;
+    let lock = Lock::read(&project.lock_path())?;
+    let source = open_source(&project.config.stack.source, &project.root, true, false).ok();
+    let versions = source
+        .as_ref()
+        .and_then(|s| s.versions().ok())
+        .unwrap_or_default();
+    let stack_def = source.as_ref().and_then(|s| {
+        let pin = match &lock {
+            Some(l) => Pin {
+                version: None,
+                tag: l.stack.tag.clone(),
+                commit: l.stack.commit.clone(),
+            },
+            None => s.resolve(project.config.stack.version.as_deref()).ok()?,
+        };
+        Stack::load(s, pin).ok().map(|s| s.definition)
+    });
+    let components = stack_def
+        .as_ref()
+        .map(|d| {
+            d.components
+                .iter()
+                .map(|c| {
+                    (
+                        c.name.clone(),
+                        project.enabled(&c.name).unwrap_or(c.enabled),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let edited = match &lock {
+        Some(l) => {
+            let disk = repo::scan(&project.output_dir(), &Tree::new(), Some(l))?;
+            repo::edited(Some(l), &disk)
+        }
+        None => Vec::new(),
+    };
+    Ok(StatusReport {
+        stack: stack_def
+            .map(|d| d.name)
+            .or_else(|| lock.as_ref().map(|l| l.stack.name.clone()))
+            .unwrap_or_default(),
+        source: project.config.stack.source.clone(),
+        requirement: project.config.stack.version.clone(),
+        locked: lock
+            .as_ref()
+            .and_then(|l| l.stack.tag.clone().or(l.stack.commit.clone())),
+        newest_known: versions.last().map(|v| v.tag.clone()),
+        components,
+        files_owned: lock.as_ref().map_or(0, |l| l.files.len()),
+        edited,
+    })
+}
+
+/// One version `update` can move to.
+#[derive(Debug, Serialize)]
+pub struct AvailableVersion {
+    pub version: String,
+    pub tag: String,
+    pub commit: String,
+    /// Whether the version matches the requirement in `cairn.yaml`.
+    pub within_requirement: bool,
+    pub changelog: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UpdateReport {
+    /// `up-to-date`, `update-available` or `updated`.
+    pub status: String,
+    pub current: Option<String>,
+    pub latest: Option<String>,
+    pub versions: Vec<AvailableVersion>,
+    /// The requirement written to `cairn.yaml`, when it changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requirement: Option<String>,
+}
+
+/// `cairn update`: lists newer versions with their changelogs, and unless
+/// `check`, moves `cairn.yaml` to `to` (default: the newest).
+pub fn update(options: &Options, check: bool, to: Option<&str>) -> anyhow::Result<UpdateReport> {
+    let project = Project::load(&options.config)?;
+    let lock = Lock::read(&project.lock_path())?;
+    let source = open_source(
+        &project.config.stack.source,
+        &project.root,
+        options.offline,
+        true,
+    )?;
+    let versions = source.versions()?;
+    let current = match lock.as_ref().and_then(|l| l.stack.version.clone()) {
+        Some(v) => semver::Version::parse(&v).ok(),
+        None => source
+            .resolve(project.config.stack.version.as_deref())
+            .ok()
+            .and_then(|p| p.version),
+    };
+    let requirement = project.config.stack.version.as_deref().map(str::trim);
+    let range = requirement.and_then(|r| semver::VersionReq::parse(r).ok());
+    let newer: Vec<&TagVersion> = versions
+        .iter()
+        .filter(|v| current.as_ref().is_none_or(|c| v.version > *c) && v.version.pre.is_empty())
+        .collect();
+    let mut listed = Vec::new();
+    for v in &newer {
+        let changelog = Stack::load(
+            &source,
+            Pin {
+                version: Some(v.version.clone()),
+                tag: Some(v.tag.clone()),
+                commit: Some(v.commit.clone()),
+            },
+        )
+        .map(|s| s.definition.changelog)
+        .unwrap_or_default();
+        listed.push(AvailableVersion {
+            version: v.version.to_string(),
+            tag: v.tag.clone(),
+            commit: v.commit.clone(),
+            within_requirement: range.as_ref().is_some_and(|r| r.matches(&v.version)),
+            changelog,
+        });
+    }
+    let latest = versions.iter().rev().find(|v| v.version.pre.is_empty());
+    let mut report = UpdateReport {
+        status: if newer.is_empty() {
+            "up-to-date"
+        } else {
+            "update-available"
+        }
+        .into(),
+        current: current.as_ref().map(ToString::to_string),
+        latest: latest.map(|v| v.version.to_string()),
+        versions: listed,
+        requirement: None,
+    };
+    if check {
+        return Ok(report);
+    }
+    let target = match to {
+        Some(to) => {
+            let wanted = to.strip_prefix('v').unwrap_or(to);
+            versions
+                .iter()
+                .find(|v| v.tag == to || v.version.to_string() == wanted)
+                .with_context(|| {
+                    format!("stack {} has no version {to}", project.config.stack.source)
+                })?
+        }
+        None => match latest {
+            Some(latest) if !newer.is_empty() => latest,
+            _ => return Ok(report),
+        },
+    };
+    let exact = requirement.is_some_and(|r| versions.iter().any(|v| v.tag == r));
+    let new_requirement = if exact {
+        target.tag.clone()
+    } else {
+        format!("^{}", target.version)
+    };
+    let text = std::fs::read_to_string(&project.config_path)?;
+    let updated = set_stack_version(&text, &new_requirement).with_context(|| {
+        format!(
+            "{}: cannot find `stack:` to update",
+            project.config_path.display()
+        )
+    })?;
+    crate::repo::write_file_atomic(&project.config_path, &updated)?;
+    report.status = "updated".into();
+    report.requirement = Some(new_requirement);
+    Ok(report)
+}
+
+/// Sets `stack.version` in the text of a `cairn.yaml`, keeping everything
+/// else (comments included) as it is.
+fn set_stack_version(text: &str, version: &str) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let stack = lines.iter().position(|l| l.trim_end() == "stack:")?;
+    let mut out: Vec<String> = lines[..=stack].iter().map(|l| l.to_string()).collect();
+    let mut replaced = false;
+    let mut indent = "  ".to_string();
+    let mut end = lines.len();
+    for (i, line) in lines.iter().enumerate().skip(stack + 1) {
+        let trimmed = line.trim_start();
+        if !line.is_empty() && !line.starts_with(' ') && !line.starts_with('#') {
+            end = i;
+            break;
+        }
+        if trimmed.starts_with("source:") {
+            indent = line[..line.len() - trimmed.len()].to_string();
+        }
+        if trimmed.starts_with("version:") {
+            out.push(format!(
+                "{}version: \"{version}\"",
+                &line[..line.len() - trimmed.len()]
+            ));
+            replaced = true;
+        } else {
+            out.push(line.to_string());
+        }
+    }
+    if !replaced {
+        out.push(format!("{indent}version: \"{version}\""));
+    }
+    out.extend(lines[end..].iter().map(|l| l.to_string()));
+    let mut joined = out.join("\n");
+    if text.ends_with('\n') {
+        joined.push('\n');
+    }
+    Some(joined)
+}
+
+/// `cairn init`: writes `cairn.yaml` for `source`, with each component's
+/// defaults commented with its description.
+pub fn init(
+    options: &Options,
+    source_spec: &str,
+    version: Option<&str>,
+    dir: &Path,
+) -> anyhow::Result<PathBuf> {
+    let config_path = dir.join(CONFIG_FILE);
+    if config_path.exists() {
+        bail!(
+            "{} already exists; edit it, or use `cairn update` to change the version",
+            config_path.display()
+        );
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // A local path is given relative to where the user is, but cairn.yaml
+    // resolves it relative to itself.
+    let cwd = std::env::current_dir()?;
+    let source_spec = &crate::source::relocate(source_spec, &cwd, &cwd.join(dir));
+    let source = open_source(source_spec, dir, options.offline, true)?;
+    let pin = source.resolve(version)?;
+    let requirement = match (version, &pin.version) {
+        (Some(v), _) => Some(v.to_string()),
+        (None, Some(v)) => Some(format!("^{v}")),
+        (None, None) => None,
+    };
+    let stack = Stack::load(&source, pin)?;
+    let runtime = runtime(options)?;
+    let def = &stack.definition;
+    let wasm: Vec<Vec<u8>> = def
+        .components
+        .iter()
+        .map(|c| stack.component_wasm(&c.name))
+        .collect::<anyhow::Result<_>>()?;
+    let loaded: Vec<Loaded> = def
+        .components
+        .par_iter()
+        .zip(&wasm)
+        .map(|(c, bytes)| {
+            runtime
+                .load(bytes)
+                .map_err(|err| anyhow::anyhow!("{}", render::describe_failure(&c.name, &err)))
+        })
+        .collect::<anyhow::Result<_>>()?;
+
+    let mut text = format!(
+        "# cairn.yaml: the stack this directory is generated from, and your values.\n\
+         # Run `cairn generate` after changing it; `cairn diff` shows what would change.\n\
+         stack:\n  source: {}\n",
+        yaml_scalar(source_spec)
+    );
+    if let Some(req) = &requirement {
+        text.push_str(&format!("  version: {}\n", yaml_scalar(req)));
+    }
+    text.push_str("# Where generated files go, relative to this file.\noutput: .\nvalues:\n");
+    for (component, loaded) in def.components.iter().zip(&loaded) {
+        let meta = &loaded.metadata;
+        text.push_str(&format!("  # {}: {}\n", meta.title, meta.description));
+        text.push_str(&format!(
+            "  {}:\n    enabled: {}\n",
+            component.name, component.enabled
+        ));
+        let defaults = crate::values::defaults(&meta.config_schema);
+        if let Some(map) = defaults.as_object().filter(|m| !m.is_empty()) {
+            let body = serde_yaml::to_string(map)?;
+            for line in body.lines() {
+                text.push_str(&format!("    {line}\n"));
+            }
+        }
+    }
+    crate::repo::write_file_atomic(&config_path, &text)?;
+    Ok(config_path)
+}
+
+fn yaml_scalar(text: &str) -> String {
+    serde_yaml::to_string(text)
+        .map(|s| s.trim_end().to_string())
+        .unwrap_or_else(|_| format!("{text:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn updates_the_version_keeping_comments() {
+        let text = "# mine\nstack:\n  source: ./s # here\n  version: ^0.1\noutput: .\n";
+        assert_eq!(
+            set_stack_version(text, "^0.2.0").unwrap(),
+            "# mine\nstack:\n  source: ./s # here\n  version: \"^0.2.0\"\noutput: .\n"
+        );
+        let text = "stack:\n  source: ./s\nvalues: {}\n";
+        assert_eq!(
+            set_stack_version(text, "v1.0.0").unwrap(),
+            "stack:\n  source: ./s\n  version: \"v1.0.0\"\nvalues: {}\n"
+        );
+    }
+}
+
+/// What `lint` found: every problem, not the first only.
+#[derive(Debug, Default, Serialize)]
+pub struct LintReport {
+    pub objects: usize,
+    /// Objects checked against a CRD schema.
+    pub checked: usize,
+    pub problems: Vec<String>,
+    /// `apiVersion kind` of objects no schema in `--schemas` covers.
+    pub unchecked_kinds: BTreeSet<String>,
+}
+
+/// `cairn lint`: validates values and rendered output without writing; with
+/// `schemas`, validates every object whose kind a CRD there defines.
+pub fn lint(options: &Options, schemas: Option<&Path>) -> anyhow::Result<LintReport> {
+    let session = Session::open(options)?;
+    let (source, pin) = session.pin(options)?;
+    let stack = Stack::load(&source, pin)?;
+    let generated = generate_tree(
+        &session.runtime,
+        &session.project,
+        stack,
+        session.lock.as_ref(),
+    )?;
+    let crds = match schemas {
+        Some(dir) => crate::crd::load_dir(dir)?,
+        None => crate::crd::Schemas::default(),
+    };
+    let mut report = LintReport::default();
+    for (path, file) in &generated.rendering.tree {
+        if file.component.is_none() || path.ends_with(crate::compose::KUSTOMIZATION) {
+            continue;
+        }
+        for object in crate::crd::objects(&file.content) {
+            report.objects += 1;
+            if schemas.is_none() {
+                continue;
+            }
+            match crds.validate(&object) {
+                None => {
+                    report.unchecked_kinds.insert(crate::crd::type_of(&object));
+                }
+                Some(errors) => {
+                    report.checked += 1;
+                    let name = crate::crd::name_of(&object);
+                    report
+                        .problems
+                        .extend(errors.into_iter().map(|e| format!("{path}: {name}: {e}")));
+                }
+            }
+        }
+    }
+    Ok(report)
+}

@@ -94,12 +94,16 @@ pub fn render(runtime: &Runtime, instances: &[Instance<'_>]) -> Result<Rendering
     }
     let config_json: Vec<String> = configs.iter().map(|c| c.to_string()).collect();
 
-    // Phase 1: facts.
+    // Phase 1: facts. A component that declares none cannot publish any,
+    // so it is not called.
     let published = collect(
         instances
             .par_iter()
             .zip(&config_json)
             .map(|(instance, config)| {
+                if instance.component.metadata.provides.is_empty() {
+                    return Ok(Vec::new());
+                }
                 runtime
                     .facts(instance.component, config)
                     .map_err(|error| failure(instance, error))

@@ -201,25 +201,13 @@ fn generate_tree(
         }
     }
 
-    let wasm: Vec<Vec<u8>> = enabled
-        .iter()
-        .map(|name| stack.component_wasm(name))
-        .collect::<anyhow::Result<_>>()?;
-    let loaded: Vec<Loaded> = enabled
-        .par_iter()
-        .zip(&wasm)
-        .map(|(name, bytes)| {
-            runtime
-                .load(bytes)
-                .map_err(|err| anyhow::anyhow!("{}", render::describe_failure(name, &err)))
-        })
-        .collect::<anyhow::Result<_>>()?;
+    let (loaded, index) = load_components(runtime, &stack, &enabled)?;
     let instances: Vec<Instance<'_>> = enabled
         .iter()
-        .zip(&loaded)
-        .map(|(name, component)| Instance {
+        .zip(index)
+        .map(|(name, i)| Instance {
             name: name.to_string(),
-            component,
+            component: &loaded[i],
             values: project.component_values(name),
         })
         .collect();
@@ -268,6 +256,51 @@ fn generate_tree(
         rendering,
         lock,
     })
+}
+
+/// Loads the named components of `stack`, each distinct `.wasm` once (a
+/// stack may run one component under several names). Returns the loaded
+/// components and, per name, the index of its component.
+fn load_components(
+    runtime: &Runtime,
+    stack: &Stack,
+    names: &[&str],
+) -> anyhow::Result<(Vec<Loaded>, Vec<usize>)> {
+    let mut paths: Vec<&str> = Vec::new();
+    let mut index = Vec::new();
+    for name in names {
+        let path = stack
+            .definition
+            .component(name)
+            .map_or("", |c| c.path.as_str());
+        index.push(match paths.iter().position(|p| *p == path) {
+            Some(i) => i,
+            None => {
+                paths.push(path);
+                paths.len() - 1
+            }
+        });
+    }
+    // The first name using each file stands for it in errors.
+    let firsts: Vec<&str> = (0..paths.len())
+        .map(|i| names[index.iter().position(|&j| j == i).unwrap_or(0)])
+        .collect();
+    let wasm: Vec<Vec<u8>> = firsts
+        .iter()
+        .map(|name| stack.component_wasm(name))
+        .collect::<anyhow::Result<_>>()?;
+    let spinner = crate::progress::Spinner::new(format!("loading {} components", wasm.len()));
+    let loaded = firsts
+        .par_iter()
+        .zip(&wasm)
+        .map(|(name, bytes)| {
+            runtime
+                .load(bytes)
+                .map_err(|err| anyhow::anyhow!("{}", render::describe_failure(name, &err)))
+        })
+        .collect::<anyhow::Result<Vec<Loaded>>>();
+    spinner.finish();
+    Ok((loaded?, index))
 }
 
 /// Content-addressed copies of generated files, the merge base when the
@@ -867,21 +900,9 @@ pub fn init(
     let stack = Stack::load(&source, pin)?;
     let runtime = runtime(options)?;
     let def = &stack.definition;
-    let wasm: Vec<Vec<u8>> = def
-        .components
-        .iter()
-        .map(|c| stack.component_wasm(&c.name))
-        .collect::<anyhow::Result<_>>()?;
-    let loaded: Vec<Loaded> = def
-        .components
-        .par_iter()
-        .zip(&wasm)
-        .map(|(c, bytes)| {
-            runtime
-                .load(bytes)
-                .map_err(|err| anyhow::anyhow!("{}", render::describe_failure(&c.name, &err)))
-        })
-        .collect::<anyhow::Result<_>>()?;
+    let names: Vec<&str> = def.components.iter().map(|c| c.name.as_str()).collect();
+    let (loaded, index) = load_components(&runtime, &stack, &names)?;
+    let loaded: Vec<&Loaded> = index.into_iter().map(|i| &loaded[i]).collect();
 
     let mut text = format!(
         "# cairn.yaml: the stack this directory is generated from, and your values.\n\
@@ -893,7 +914,7 @@ pub fn init(
         text.push_str(&format!("  version: {}\n", yaml_scalar(req)));
     }
     text.push_str("# Where generated files go, relative to this file.\noutput: .\nvalues:\n");
-    for (component, loaded) in def.components.iter().zip(&loaded) {
+    for (component, loaded) in def.components.iter().zip(loaded) {
         let meta = &loaded.metadata;
         text.push_str(&format!("  # {}: {}\n", meta.title, meta.description));
         text.push_str(&format!(

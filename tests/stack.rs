@@ -531,3 +531,56 @@ fn lint_validates_flux_objects_against_the_real_crds() {
     assert!(out.contains("note: no schema for v1 ConfigMap"), "{out}");
     assert!(!out.contains("HelmRelease\n"), "{out}");
 }
+
+#[test]
+fn output_can_live_in_a_subdirectory_and_init_takes_paths_from_where_it_runs() {
+    let world = World::new();
+    world.stack_repo();
+    // `stack` relative to the working directory, cairn.yaml two levels down.
+    let output = world
+        .cairn()
+        .args([
+            "init",
+            "stack",
+            "--version",
+            "v0.1.0",
+            "--path",
+            "gitops/clusters",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let root = world.path("gitops/clusters");
+    let config = std::fs::read_to_string(root.join("cairn.yaml")).unwrap();
+    assert!(config.contains("source: ../../stack"), "{config}");
+    std::fs::write(
+        root.join("cairn.yaml"),
+        config.replace("output: .", "output: prod"),
+    )
+    .unwrap();
+
+    world
+        .cairn_in(&root, &["generate", "--offline"])
+        .assert()
+        .success();
+    assert!(root.join("prod/app/configmap.yaml").exists());
+    assert!(root.join("prod/kustomization.yaml").exists());
+    let lock = std::fs::read_to_string(root.join("cairn.lock")).unwrap();
+    assert!(
+        lock.contains("\n  app/configmap.yaml:"),
+        "lock paths are relative to the output:\n{lock}"
+    );
+
+    let config = std::fs::read_to_string(root.join("cairn.yaml")).unwrap();
+    std::fs::write(
+        root.join("cairn.yaml"),
+        config.replace("  app:\n    enabled: true", "  app:\n    enabled: false"),
+    )
+    .unwrap();
+    world.cairn_in(&root, &["generate"]).assert().success();
+    assert!(
+        !root.join("prod/app").exists(),
+        "the pruned component's directory is removed"
+    );
+    world.cairn_in(&root, &["verify"]).assert().code(0);
+}

@@ -584,3 +584,103 @@ fn output_can_live_in_a_subdirectory_and_init_takes_paths_from_where_it_runs() {
     );
     world.cairn_in(&root, &["verify"]).assert().code(0);
 }
+
+/// `git daemon` serving `base` on a free loopback port, stopped on drop. It
+/// only stands in for a remote host; cairn talks to it with gix.
+struct GitDaemon(std::process::Child, u16);
+
+impl GitDaemon {
+    fn serve(base: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // The daemon itself, not the `git daemon` wrapper, so that killing
+        // it stops the server.
+        let exec_path = support::git(base, &["--exec-path"]);
+        let child = std::process::Command::new(Path::new(exec_path.trim()).join("git-daemon"))
+            .args(["--export-all", "--reuseaddr", "--listen=127.0.0.1"])
+            .arg(format!("--port={port}"))
+            .arg(format!("--base-path={}", base.display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Self(child, port);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("git daemon did not start");
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn remote_stacks_are_cloned_once_and_work_offline_from_the_cache() {
+    let world = World::new();
+    let stack = world.stack_repo();
+    let daemon = GitDaemon::serve(stack.parent().unwrap());
+    let url = format!("git://127.0.0.1:{}/stack", daemon.1);
+    let gitops = world.path("gitops");
+    std::fs::create_dir_all(&gitops).unwrap();
+    std::fs::write(
+        gitops.join("cairn.yaml"),
+        format!("stack:\n  source: {url}\n  version: ^0.1\nvalues:\n{VALUES}"),
+    )
+    .unwrap();
+
+    // Offline before anything is cached: a clear error, nothing written.
+    let output = world
+        .cairn_in(&gitops, &["generate", "--offline"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("is not in the cache"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!gitops.join("cairn.lock").exists());
+
+    world.cairn_in(&gitops, &["generate"]).assert().success();
+    assert!(gitops.join("app/configmap.yaml").exists());
+
+    // A new release while the lock pins v0.1.0: update sees it by fetching.
+    git(&stack, &["tag", "v0.3.0"]);
+    let output = world
+        .cairn_in(&gitops, &["update", "--check", "-o", "json"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["latest"], "0.3.0", "{json}");
+
+    // With the host gone, the locked version still renders from the cache.
+    drop(daemon);
+    world
+        .cairn_in(&gitops, &["generate", "--offline"])
+        .assert()
+        .success();
+    world
+        .cairn_in(&gitops, &["verify", "--offline"])
+        .assert()
+        .code(0);
+    let output = world
+        .cairn_in(&gitops, &["update", "--check"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains(&format!("cannot reach stack source {url}")),
+        "{}",
+        stderr(&output)
+    );
+}

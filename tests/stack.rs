@@ -607,9 +607,11 @@ impl GitDaemon {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
+        // Dropped (killed and reaped) if it never comes up.
+        let daemon = Self(child, port);
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Self(child, port);
+                return daemon;
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }

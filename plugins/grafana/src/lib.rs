@@ -1,0 +1,218 @@
+//! Grafana, with datasources, ingress and TLS decided by the facts the rest
+//! of the stack publishes.
+
+use std::collections::BTreeMap;
+
+use cairn_sdk::prelude::*;
+
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct Config {
+    /// Namespace Grafana runs in.
+    pub namespace: String,
+    /// An existing Secret holding `admin-user` and `admin-password`; when
+    /// unset the chart generates a password into the `grafana` Secret.
+    pub admin_secret: Option<String>,
+    /// Expose Grafana on `grafana.<domain>` when the ingress facts exist.
+    pub ingress: bool,
+    /// Extra dashboards: name to dashboard JSON.
+    pub dashboards: BTreeMap<String, String>,
+    /// Version of the grafana Helm chart.
+    pub chart_version: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            namespace: "monitoring".into(),
+            admin_secret: None,
+            ingress: true,
+            dashboards: BTreeMap::new(),
+            chart_version: "10.0.0".into(),
+        }
+    }
+}
+
+pub struct Grafana;
+
+const OVERVIEW: &str = include_str!("../dashboards/cluster-overview.json");
+
+impl Component for Grafana {
+    type Config = Config;
+
+    fn metadata() -> Metadata {
+        Metadata::new("grafana", env!("CARGO_PKG_VERSION"))
+            .title("Grafana")
+            .description("Dashboards over the stack's metrics and logs.")
+            .category("observability")
+            .readme(include_str!("../README.md"))
+    }
+
+    fn provides() -> Vec<FactDecl> {
+        vec![
+            FactDecl::optional("grafana.url", "in-cluster URL of Grafana"),
+            FactDecl::optional("grafana.host", "public host name of Grafana"),
+        ]
+    }
+
+    fn reads() -> Vec<FactDecl> {
+        vec![
+            FactDecl::optional("metrics.url", "Prometheus to add as a datasource"),
+            FactDecl::optional("logs.url", "Loki to add as a datasource"),
+            FactDecl::optional("ingress.class", "IngressClass for Grafana's Ingress"),
+            FactDecl::optional("ingress.domain", "domain Grafana is served under"),
+            FactDecl::optional(
+                "certs.cluster-issuer",
+                "ClusterIssuer for Grafana's TLS certificate",
+            ),
+            FactDecl::optional(
+                "auth.grafana",
+                "set when an authenticating proxy serves Grafana's host",
+            ),
+        ]
+    }
+
+    fn facts(config: &Config) -> Result<Facts, Error> {
+        Ok(Facts::new().text(
+            "grafana.url",
+            format!("http://grafana.{}.svc:80", config.namespace),
+        ))
+    }
+
+    fn render(config: &Config, facts: &Facts) -> Result<Output, Error> {
+        let ns = &config.namespace;
+        let mut datasources = Vec::new();
+        if let Some(url) = facts.get_text("metrics.url") {
+            datasources.push(json!({"name": "Prometheus", "type": "prometheus", "uid": "prometheus", "url": url, "access": "proxy", "isDefault": true}));
+        }
+        if let Some(url) = facts.get_text("logs.url") {
+            datasources.push(json!({"name": "Loki", "type": "loki", "uid": "loki", "url": url, "access": "proxy"}));
+        }
+        let mut values = json!({
+            "sidecar": {"dashboards": {"enabled": true, "label": "grafana_dashboard", "searchNamespace": "ALL"}},
+            "persistence": {"enabled": false},
+        });
+        if !datasources.is_empty() {
+            values["datasources"] =
+                json!({"datasources.yaml": {"apiVersion": 1, "datasources": datasources}});
+        }
+        if let Some(secret) = &config.admin_secret {
+            values["admin"] = json!({"existingSecret": secret, "userKey": "admin-user", "passwordKey": "admin-password"});
+        }
+        let proxied = facts.get_flag("auth.grafana");
+        let mut output = Output::new();
+        match (
+            facts.get_text("ingress.domain"),
+            facts.get_text("ingress.class"),
+        ) {
+            (Some(domain), Some(class)) if config.ingress && !proxied => {
+                let host = format!("grafana.{domain}");
+                let mut ingress =
+                    json!({"enabled": true, "ingressClassName": class, "hosts": [host]});
+                if let Some(issuer) = facts.get_text("certs.cluster-issuer") {
+                    ingress["annotations"] = json!({"cert-manager.io/cluster-issuer": issuer});
+                    ingress["tls"] = json!([{"secretName": "grafana-tls", "hosts": [host]}]);
+                }
+                values["ingress"] = ingress;
+                values["grafana.ini"] = json!({"server": {"root_url": format!("https://{host}")}});
+            }
+            _ if config.ingress && !proxied => {
+                output = output.warn(
+                    Some("ingress"),
+                    "no ingress.domain and ingress.class facts: Grafana is not exposed (enable ingress-nginx with a domain)",
+                );
+            }
+            _ => {}
+        }
+        let release = HelmRelease::new(
+            "grafana",
+            ns,
+            "grafana-charts",
+            "grafana",
+            &config.chart_version,
+        )
+        .values(values);
+
+        let mut dashboards = vec![dashboard(ns, "cluster-overview", OVERVIEW)];
+        for (name, json) in &config.dashboards {
+            if cairn_sdk::serde_json::from_str::<Value>(json).is_err() {
+                return Err(Error::invalid(
+                    Some(&format!("dashboards.{name}")),
+                    "is not valid JSON",
+                ));
+            }
+            dashboards.push(dashboard(ns, name, json));
+        }
+        output
+            .file("namespace.yaml", &[Namespace::new(ns)])?
+            .file(
+                "helmrepository.yaml",
+                &[HelmRepository::new(
+                    "grafana-charts",
+                    ns,
+                    "https://grafana.github.io/helm-charts",
+                )],
+            )?
+            .file("helmrelease.yaml", &[release])?
+            .file("dashboards.yaml", &dashboards)
+    }
+}
+
+fn dashboard(namespace: &str, name: &str, json: &str) -> Object {
+    let meta = ObjectMeta::namespaced(&format!("dashboard-{name}"), namespace)
+        .label("grafana_dashboard", "1");
+    Object::new("v1", "ConfigMap", meta).with("data", json!({ format!("{name}.json"): json }))
+}
+
+cairn_sdk::export_component!(Grafana);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_sdk::testing;
+
+    #[test]
+    fn datasources_only_for_published_facts() {
+        let facts = Facts::new().text("logs.url", "http://loki:3100");
+        let out = testing::render::<Grafana>(json!({}), &facts).unwrap();
+        let release = out.content("helmrelease.yaml").unwrap();
+        assert!(
+            release.contains("type: loki") && !release.contains("type: prometheus"),
+            "{release}"
+        );
+    }
+
+    #[test]
+    fn tls_only_with_an_issuer() {
+        let facts = Facts::new()
+            .text("ingress.domain", "example.com")
+            .text("ingress.class", "nginx");
+        let plain = testing::render::<Grafana>(json!({}), &facts).unwrap();
+        let release = plain.content("helmrelease.yaml").unwrap();
+        assert!(
+            release.contains("grafana.example.com") && !release.contains("tls:"),
+            "{release}"
+        );
+        let facts = facts.text("certs.cluster-issuer", "letsencrypt");
+        let tls = testing::render::<Grafana>(json!({}), &facts).unwrap();
+        assert!(
+            tls.content("helmrelease.yaml")
+                .unwrap()
+                .contains("secretName: grafana-tls")
+        );
+    }
+
+    #[test]
+    fn a_proxy_takes_over_the_host() {
+        let facts = Facts::new()
+            .text("ingress.domain", "example.com")
+            .text("ingress.class", "nginx")
+            .flag("auth.grafana", true);
+        let out = testing::render::<Grafana>(json!({}), &facts).unwrap();
+        assert!(
+            !out.content("helmrelease.yaml")
+                .unwrap()
+                .contains("ingressClassName")
+        );
+    }
+}

@@ -1,0 +1,148 @@
+// oauth2-proxy in front of Grafana: a cairn component in JavaScript.
+//
+// The exports follow wit/component.wit as jco maps it: functions and record
+// fields in camelCase, variants as {tag, val}, enums as strings; returning a
+// value is `ok`, throwing one is `err`.
+
+import { log } from 'cairn:component/host@0.1.0';
+
+const defaults = {
+  provider: 'github',
+  oidcIssuerUrl: null,
+  emailDomains: ['*'],
+  secretName: 'oauth2-proxy',
+  namespace: 'auth',
+  chartVersion: '8.3.0',
+};
+
+const schema = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  title: 'Config',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    provider: { description: 'Identity provider.', enum: ['github', 'gitlab', 'google', 'oidc'], default: defaults.provider },
+    oidcIssuerUrl: { description: 'Issuer URL, for the oidc provider.', type: ['string', 'null'], format: 'uri', default: null },
+    emailDomains: { description: 'E-mail domains allowed to sign in.', type: 'array', items: { type: 'string' }, default: defaults.emailDomains },
+    secretName: { description: 'Secret with client-id, client-secret and cookie-secret.', type: 'string', minLength: 1, default: defaults.secretName },
+    namespace: { description: 'Namespace the proxy runs in.', type: 'string', default: defaults.namespace },
+    chartVersion: { description: 'Version of the oauth2-proxy Helm chart.', type: 'string', default: defaults.chartVersion },
+  },
+};
+
+export function describe() {
+  return {
+    name: 'oauth2-proxy',
+    version: '0.1.0',
+    title: 'OAuth2 Proxy',
+    description: 'Signs users in with your identity provider in front of Grafana.',
+    category: 'security',
+    readme: 'oauth2-proxy in front of Grafana; secrets come from an existing Secret.',
+    configSchema: JSON.stringify(schema),
+    provides: [{ key: 'auth.grafana', description: 'an authenticating proxy serves Grafana\'s host', required: false }],
+    reads: [
+      { key: 'grafana.url', description: 'Grafana to forward signed-in users to', required: true },
+      { key: 'ingress.domain', description: 'domain Grafana is served under', required: false },
+      { key: 'ingress.class', description: 'IngressClass for the proxy\'s Ingress', required: false },
+      { key: 'certs.cluster-issuer', description: 'ClusterIssuer for the TLS certificate', required: false },
+    ],
+  };
+}
+
+export function facts(_config) {
+  return [{ key: 'auth.grafana', value: { tag: 'flag', val: true } }];
+}
+
+export function render(configJson, facts) {
+  const config = JSON.parse(configJson);
+  const fact = (key) => facts.find((f) => f.key === key)?.value?.val;
+  if (config.provider === 'oidc' && !config.oidcIssuerUrl) {
+    throw { tag: 'invalid-config', val: [{ severity: 'error', message: 'the oidc provider needs oidcIssuerUrl', field: 'oidcIssuerUrl', file: undefined }] };
+  }
+  const ns = config.namespace;
+  const values = {
+    config: { existingSecret: config.secretName },
+    extraArgs: {
+      provider: config.provider,
+      upstream: fact('grafana.url'),
+      'email-domain': config.emailDomains.join(','),
+      'pass-user-headers': true,
+      'reverse-proxy': true,
+    },
+  };
+  if (config.oidcIssuerUrl) values.extraArgs['oidc-issuer-url'] = config.oidcIssuerUrl;
+  const domain = fact('ingress.domain');
+  const ingressClass = fact('ingress.class');
+  const diagnostics = [];
+  if (domain && ingressClass) {
+    const host = `grafana.${domain}`;
+    values.extraArgs['redirect-url'] = `https://${host}/oauth2/callback`;
+    values.ingress = { enabled: true, className: ingressClass, hosts: [host], path: '/' };
+    const issuer = fact('certs.cluster-issuer');
+    if (issuer) {
+      values.ingress.annotations = { 'cert-manager.io/cluster-issuer': issuer };
+      values.ingress.tls = [{ secretName: 'grafana-tls', hosts: [host] }];
+    }
+  } else {
+    log('warn', 'no ingress facts: the proxy is not exposed');
+    diagnostics.push({ severity: 'warning', message: 'no ingress.domain and ingress.class facts: the proxy is not exposed', field: undefined, file: undefined });
+  }
+  const repository = {
+    apiVersion: 'source.toolkit.fluxcd.io/v1',
+    kind: 'HelmRepository',
+    metadata: { name: 'oauth2-proxy', namespace: ns },
+    spec: { interval: '1h', url: 'https://oauth2-proxy.github.io/manifests' },
+  };
+  const release = {
+    apiVersion: 'helm.toolkit.fluxcd.io/v2',
+    kind: 'HelmRelease',
+    metadata: { name: 'oauth2-proxy', namespace: ns },
+    spec: {
+      interval: '30m',
+      chart: { spec: { chart: 'oauth2-proxy', version: config.chartVersion, sourceRef: { kind: 'HelmRepository', name: 'oauth2-proxy', namespace: ns }, interval: '12h' } },
+      install: { remediation: { retries: 3 } },
+      upgrade: { remediation: { retries: 3 } },
+      values,
+    },
+  };
+  return {
+    files: [
+      { path: 'namespace.yaml', content: toYaml({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }) },
+      { path: 'helmrepository.yaml', content: toYaml(repository) },
+      { path: 'helmrelease.yaml', content: toYaml(release) },
+    ],
+    diagnostics,
+  };
+}
+
+// A small YAML writer for plain data: block mappings and sequences, strings
+// double-quoted (JSON string syntax is valid YAML) unless plainly safe.
+function toYaml(value) {
+  return emit(value, 0).replace(/^\n/, '') + '\n';
+}
+
+function emit(value, indent) {
+  const pad = ' '.repeat(indent);
+  if (Array.isArray(value)) {
+    if (value.length === 0) return ' []';
+    return value.map((item) => `\n${pad}-${isScalar(item) ? emit(item, indent + 2) : emit(item, indent + 2).replace(/^\n\s*/, ' ')}`).join('');
+  }
+  if (value !== null && typeof value === 'object') {
+    const keys = Object.keys(value).filter((k) => value[k] !== undefined);
+    if (keys.length === 0) return ' {}';
+    return keys.map((k) => `\n${pad}${scalar(k)}:${emit(value[k], indent + 2)}`).join('');
+  }
+  return ' ' + scalar(value);
+}
+
+function isScalar(value) {
+  return value === null || typeof value !== 'object';
+}
+
+function scalar(value) {
+  if (value === null) return 'null';
+  if (typeof value === 'boolean' || typeof value === 'number') return String(value);
+  const s = String(value);
+  const plain = /^[A-Za-z_/.][A-Za-z0-9_./-]*$/.test(s) && !/^(true|false|null|yes|no|on|off|~)$/i.test(s);
+  return plain ? s : JSON.stringify(s);
+}

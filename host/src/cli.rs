@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use rayon::prelude::*;
 
+use crate::author;
 use crate::limits::Limits;
 use crate::ops;
 use crate::render::{self, Instance};
@@ -57,6 +58,74 @@ enum Command {
     Verify(StackArgs),
     /// Show the stack, versions, components and generated files.
     Status(StackArgs),
+    /// Write, build and test components.
+    #[command(subcommand)]
+    Component(ComponentCommand),
+    /// Build and check stacks (for stack authors).
+    #[command(subcommand)]
+    Stack(StackCommand),
+}
+
+#[derive(Subcommand)]
+enum ComponentCommand {
+    /// Scaffold a component that builds, renders and tests out of the box.
+    New {
+        name: String,
+        #[arg(long, value_enum, default_value_t = author::Language::Rust)]
+        lang: author::Language,
+        /// Directory to create (default: ./NAME).
+        #[arg(long)]
+        path: Option<PathBuf>,
+        /// Local path to the Rust SDK (cairn's plugins/sdk), for Rust components.
+        #[arg(long, value_name = "DIR")]
+        sdk: Option<PathBuf>,
+    },
+    /// Build the component in DIR with its language's toolchain.
+    Build {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Where to write the component (default: DIR/build/NAME.wasm).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Build, then run the component in the real sandbox against its
+    /// fixtures (tests/*/values.yaml, facts.yaml, expected/).
+    Test {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Accept the current output as the expected one.
+        #[arg(long)]
+        bless: bool,
+        /// Test this built component instead of building.
+        #[arg(long, value_name = "FILE")]
+        wasm: Option<PathBuf>,
+        #[command(flatten)]
+        sandbox: SandboxArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum StackCommand {
+    /// Build the components that name a `source`, check every component
+    /// loads with a valid schema, and fill in the sha256s in stack.yaml.
+    Build {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Write the built stack (stack.yaml and components) to DIR instead
+        /// of in place.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        sandbox: SandboxArgs,
+    },
+    /// Check the stack without building: exit 1 when a sha256 in stack.yaml
+    /// does not match its component.
+    Check {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        sandbox: SandboxArgs,
+    },
 }
 
 /// Where the project is and how to reach its stack.
@@ -184,6 +253,8 @@ pub fn main() -> ExitCode {
         Command::Update(args) => run_update(args),
         Command::Verify(args) => run_verify(args),
         Command::Status(args) => run_status(args),
+        Command::Component(command) => run_component(command),
+        Command::Stack(command) => run_stack(command),
     };
     match result {
         Ok(code) => code,
@@ -599,6 +670,89 @@ fn run_status(args: StackArgs) -> anyhow::Result<ExitCode> {
     );
     for path in &report.edited {
         println!("  edited: {path}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_component(command: ComponentCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        ComponentCommand::New {
+            name,
+            lang,
+            path,
+            sdk,
+        } => {
+            let dir = path.unwrap_or_else(|| PathBuf::from(&name));
+            author::scaffold(&name, lang, &dir, sdk.as_deref())?;
+            println!("created {} in {}", name, dir.display());
+            println!("next: cd {} && cairn component test", dir.display());
+        }
+        ComponentCommand::Build { dir, out } => {
+            let out = author::build(&dir, out.as_deref())?;
+            println!("built {}", out.display());
+        }
+        ComponentCommand::Test {
+            dir,
+            bless,
+            wasm,
+            sandbox,
+        } => {
+            let wasm = match wasm {
+                Some(wasm) => wasm,
+                None => author::build(&dir, None)?,
+            };
+            let runtime = runtime(&sandbox)?;
+            let results = author::test(&runtime, &dir, &wasm, bless)?;
+            let mut failed = 0;
+            for result in &results {
+                if result.blessed {
+                    println!("blessed {}", result.case);
+                } else if result.diffs.is_empty() {
+                    println!("ok      {}", result.case);
+                } else {
+                    failed += 1;
+                    println!("FAILED  {}", result.case);
+                    for diff in &result.diffs {
+                        print!("{diff}");
+                    }
+                }
+            }
+            println!("{} passed, {failed} failed", results.len() - failed);
+            if failed > 0 {
+                println!(
+                    "if the new output is right, accept it with `cairn component test --bless`"
+                );
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_stack(command: StackCommand) -> anyhow::Result<ExitCode> {
+    let (dir, sandbox, write, out) = match command {
+        StackCommand::Build { dir, sandbox, out } => (dir, sandbox, true, out),
+        StackCommand::Check { dir, sandbox } => (dir, sandbox, false, None),
+    };
+    let runtime = runtime(&sandbox)?;
+    let reports = author::stack(&runtime, &dir, write, out.as_deref())?;
+    let mut drift = 0;
+    for r in &reports {
+        match (&r.declared, write) {
+            (Some(declared), false) => {
+                drift += 1;
+                println!(
+                    "{} {}: sha256 {} but stack.yaml says {declared}",
+                    r.name, r.version, r.sha256
+                );
+            }
+            (Some(_), true) => println!("{} {}: sha256 updated to {}", r.name, r.version, r.sha256),
+            (None, _) => println!("{} {}: ok", r.name, r.version),
+        }
+    }
+    if drift > 0 {
+        println!("stack.yaml is out of date; run `cairn stack build`");
+        return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -157,6 +157,10 @@ pub struct StackComponent {
     pub category: String,
     /// The `.wasm`, relative to the stack's root.
     pub path: String,
+    /// For authors: the component's source directory, relative to the
+    /// stack's root, which `cairn stack build` builds into `path`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// Hex sha256 of the `.wasm`; cairn refuses a component that differs.
     pub sha256: String,
     /// Whether the component is on when `cairn.yaml` does not say.

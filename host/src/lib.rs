@@ -9,6 +9,7 @@
 //! a set of components, `ops` implements each stack command on top, and
 //! `cli` is a thin layer over all of it.
 
+pub mod author;
 pub mod cli;
 pub mod compose;
 pub mod config;

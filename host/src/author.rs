@@ -1,0 +1,712 @@
+//! For component and stack authors: scaffold, build and test components in
+//! Rust, JavaScript and Python, and build and check stacks.
+//!
+//! Builds call each language's own toolchain: cargo for Rust, componentize-js
+//! (through node) for JavaScript, componentize-py for Python. The WIT they
+//! build against is the one compiled into cairn, so a component always
+//! matches the host that runs it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::compose::{self, ComponentFiles, Published};
+use crate::config::{STACK_FILE, StackDefinition};
+use crate::runtime::{FactValue, Runtime};
+use crate::values;
+
+/// The WIT contract, as compiled into this cairn.
+pub const WIT: &str = include_str!("../../wit/component.wit");
+/// The world components implement.
+pub const WORLD: &str = "stack-component";
+/// A JavaScript or Python component's manifest.
+pub const MANIFEST: &str = "component.yaml";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    Rust,
+    Js,
+    Python,
+}
+
+/// `component.yaml`: what a non-Rust component is and where it starts.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub name: String,
+    pub language: Language,
+    /// The JavaScript module, or the Python module name.
+    pub entry: String,
+}
+
+/// What a component directory holds.
+pub struct Project {
+    pub dir: PathBuf,
+    pub name: String,
+    pub language: Language,
+    entry: String,
+}
+
+impl Project {
+    pub fn open(dir: &Path) -> anyhow::Result<Self> {
+        let manifest = dir.join(MANIFEST);
+        if manifest.exists() {
+            let text = std::fs::read_to_string(&manifest)?;
+            let m: Manifest = serde_yaml::from_str(&text).with_context(|| {
+                format!("{} is not a valid component manifest", manifest.display())
+            })?;
+            return Ok(Self {
+                dir: dir.to_path_buf(),
+                name: m.name,
+                language: m.language,
+                entry: m.entry,
+            });
+        }
+        let cargo = dir.join("Cargo.toml");
+        if cargo.exists() {
+            let text = std::fs::read_to_string(&cargo)?;
+            let toml: toml::Table = text
+                .parse()
+                .with_context(|| format!("{} is not valid TOML", cargo.display()))?;
+            let name = toml
+                .get("package")
+                .and_then(|p| p.get("name"))
+                .and_then(|n| n.as_str())
+                .with_context(|| format!("{} has no package.name", cargo.display()))?;
+            return Ok(Self {
+                dir: dir.to_path_buf(),
+                name: name.into(),
+                language: Language::Rust,
+                entry: String::new(),
+            });
+        }
+        bail!(
+            "{} is not a component: it has neither {MANIFEST} (JavaScript, Python) nor Cargo.toml (Rust); `cairn component new` makes one",
+            dir.display()
+        )
+    }
+
+    /// Where `build` writes the component by default.
+    pub fn default_output(&self) -> PathBuf {
+        self.dir.join("build").join(format!("{}.wasm", self.name))
+    }
+}
+
+/// Builds the component in `dir` to `out` (default `build/NAME.wasm`).
+pub fn build(dir: &Path, out: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let project = Project::open(dir)?;
+    let out = out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| project.default_output());
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let spinner = crate::progress::Spinner::new(format!("building {}", project.name));
+    let result = match project.language {
+        Language::Rust => build_rust(&project, &out),
+        Language::Js => build_js(&project, &out),
+        Language::Python => build_python(&project, &out),
+    };
+    spinner.finish();
+    result.with_context(|| {
+        format!(
+            "cannot build component {} in {}",
+            project.name,
+            dir.display()
+        )
+    })?;
+    Ok(out)
+}
+
+fn run(mut command: Command, what: &str) -> anyhow::Result<String> {
+    let output = command
+        .output()
+        .with_context(|| format!("cannot run {what}; is it installed (see docs/authoring.md)?"))?;
+    if !output.status.success() {
+        bail!(
+            "{what} failed:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+fn build_rust(project: &Project, out: &Path) -> anyhow::Result<()> {
+    let manifest = project.dir.join("Cargo.toml").canonicalize()?;
+    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    // From the component's directory, so cargo finds its configuration
+    // (.cargo/config.toml: target dir, flags) as it would for the author.
+    cargo
+        .current_dir(&project.dir)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--message-format=json-render-diagnostics",
+        ])
+        .arg("--manifest-path")
+        .arg(&manifest);
+    let stdout = run(cargo, "cargo build --target wasm32-wasip2")?;
+    // The artifact is wherever cargo put it: ask cargo rather than guess.
+    let artifact = stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|msg| {
+            msg["reason"] == "compiler-artifact"
+                && msg["manifest_path"] == manifest.to_string_lossy().as_ref()
+        })
+        .flat_map(|msg| msg["filenames"].as_array().cloned().unwrap_or_default())
+        .filter_map(|f| f.as_str().map(PathBuf::from))
+        .find(|f| f.extension().is_some_and(|e| e == "wasm"))
+        .context("cargo built no .wasm; is the crate a cdylib (crate-type = [\"cdylib\"])?")?;
+    std::fs::copy(&artifact, out)
+        .with_context(|| format!("cannot copy {} to {}", artifact.display(), out.display()))?;
+    Ok(())
+}
+
+/// The WIT in a temporary directory, for toolchains that read it from disk.
+fn wit_dir() -> anyhow::Result<tempfile::TempDir> {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("component.wit"), WIT)?;
+    Ok(dir)
+}
+
+/// componentize-js: `$CAIRN_COMPONENTIZE_JS`, or found like node finds
+/// packages, in `node_modules` of the component's directory or a parent.
+fn componentize_js(dir: &Path) -> anyhow::Result<PathBuf> {
+    if let Ok(path) = std::env::var("CAIRN_COMPONENTIZE_JS") {
+        return Ok(PathBuf::from(path));
+    }
+    let dir = dir.canonicalize()?;
+    dir.ancestors()
+        .map(|d| d.join("node_modules/@bytecodealliance/componentize-js"))
+        .find(|p| p.join("package.json").exists())
+        .context("componentize-js is not installed: run `npm install` in the component's directory (its package.json pins it)")
+}
+
+const JS_BUILD: &str = r#"
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+const [pkg, source, wit, world, out] = process.argv.slice(2);
+const meta = JSON.parse(await readFile(join(pkg, 'package.json'), 'utf8'));
+const entry = (meta.exports && (meta.exports.import || meta.exports['.'])) || meta.main || 'src/componentize.js';
+const { componentize } = await import(pathToFileURL(join(pkg, typeof entry === 'string' ? entry : entry.import)));
+const { component } = await componentize({ sourcePath: source, witPath: wit, worldName: world, disableFeatures: ['http', 'fetch-event'] });
+await writeFile(out, component);
+"#;
+
+fn build_js(project: &Project, out: &Path) -> anyhow::Result<()> {
+    let package = componentize_js(&project.dir)?;
+    let wit = wit_dir()?;
+    let script = wit.path().join("build.mjs");
+    std::fs::write(&script, JS_BUILD)?;
+    let mut node = Command::new("node");
+    node.arg(&script)
+        .arg(&package)
+        .arg(project.dir.join(&project.entry).canonicalize()?)
+        .arg(wit.path().join("component.wit"))
+        .arg(WORLD)
+        .arg(std::path::absolute(out)?);
+    run(node, "node (componentize-js)")?;
+    Ok(())
+}
+
+fn build_python(project: &Project, out: &Path) -> anyhow::Result<()> {
+    let tool = std::env::var("CAIRN_COMPONENTIZE_PY").unwrap_or_else(|_| "componentize-py".into());
+    let wit = wit_dir()?;
+    let mut command = Command::new(&tool);
+    command
+        .arg("-d")
+        .arg(wit.path())
+        .args(["-w", WORLD, "componentize", "-p"])
+        .arg(&project.dir)
+        .arg(&project.entry)
+        .arg("-o")
+        .arg(std::path::absolute(out)?);
+    run(command, &format!("{tool} (pip install componentize-py)"))?;
+    Ok(())
+}
+
+/// One fixture's outcome.
+pub struct CaseResult {
+    pub case: String,
+    /// Unified diffs of files that differ from the expected ones.
+    pub diffs: Vec<String>,
+    pub blessed: bool,
+}
+
+/// Runs the component in the real sandbox against every fixture in
+/// `tests/*/`: `values.yaml` (the component's values), optional `facts.yaml`
+/// (fact key to value), and the files expected under `expected/`. With
+/// `bless`, the current output becomes the expected one.
+pub fn test(
+    runtime: &Runtime,
+    dir: &Path,
+    wasm: &Path,
+    bless: bool,
+) -> anyhow::Result<Vec<CaseResult>> {
+    let bytes = std::fs::read(wasm)
+        .with_context(|| format!("cannot read {}; build it first", wasm.display()))?;
+    let component = runtime.load(&bytes).map_err(|err| {
+        anyhow::anyhow!(
+            "{}",
+            crate::render::describe_failure(&wasm.display().to_string(), &err)
+        )
+    })?;
+    let name = component.metadata.name.clone();
+    let tests = dir.join("tests");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&tests)
+        .with_context(|| format!("{} has no tests/ directory of fixtures", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("values.yaml").exists())
+        .collect();
+    cases.sort();
+    if cases.is_empty() {
+        bail!(
+            "no fixtures in {}: add tests/NAME/values.yaml",
+            tests.display()
+        );
+    }
+    let mut results = Vec::new();
+    for case in cases {
+        let label = case
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let read_yaml = |file: &str| -> anyhow::Result<Option<serde_json::Value>> {
+            match std::fs::read_to_string(case.join(file)) {
+                Ok(text) => Ok(serde_yaml::from_str(&text)
+                    .with_context(|| format!("{label}/{file} is not valid YAML"))?),
+                Err(_) => Ok(None),
+            }
+        };
+        let given = read_yaml("values.yaml")?;
+        let config = values::prepare(&component.metadata.config_schema, given.as_ref())
+            .map_err(|e| anyhow::anyhow!("{label}: {}", describe_values(&name, &e)))?
+            .to_string();
+        let table = fixture_facts(read_yaml("facts.yaml")?, &label)?;
+        let facts =
+            compose::facts_for(&name, &component.metadata.reads, &table).map_err(|errors| {
+                anyhow::anyhow!(
+                    "{label}: {}",
+                    errors
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )
+            })?;
+        if !component.metadata.provides.is_empty() {
+            runtime.facts(&component, &config).map_err(|err| {
+                anyhow::anyhow!("{label}: {}", crate::render::describe_failure(&name, &err))
+            })?;
+        }
+        let rendered = runtime.render(&component, &config, &facts).map_err(|err| {
+            anyhow::anyhow!("{label}: {}", crate::render::describe_failure(&name, &err))
+        })?;
+        // The same output checks as a real render (paths, YAML, objects).
+        compose::assemble(
+            vec![ComponentFiles {
+                component: name.clone(),
+                files: rendered.files.clone(),
+            }],
+            runtime.limits(),
+        )
+        .map_err(|problems| {
+            anyhow::anyhow!(
+                "{label}: {}",
+                problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        })?;
+        let actual: BTreeMap<String, String> = rendered.files.into_iter().collect();
+        let expected_dir = case.join("expected");
+        if bless {
+            if expected_dir.exists() {
+                std::fs::remove_dir_all(&expected_dir)?;
+            }
+            for (path, content) in &actual {
+                let target = expected_dir.join(path);
+                std::fs::create_dir_all(target.parent().unwrap_or(&expected_dir))?;
+                std::fs::write(target, content)?;
+            }
+            results.push(CaseResult {
+                case: label,
+                diffs: Vec::new(),
+                blessed: true,
+            });
+            continue;
+        }
+        let expected = read_dir_files(&expected_dir)?;
+        let mut diffs = Vec::new();
+        let paths: std::collections::BTreeSet<&String> =
+            actual.keys().chain(expected.keys()).collect();
+        for path in paths {
+            let (want, got) = (expected.get(path), actual.get(path));
+            if want == got {
+                continue;
+            }
+            let diff = similar::TextDiff::from_lines(
+                want.map_or("", String::as_str),
+                got.map_or("", String::as_str),
+            );
+            diffs.push(
+                diff.unified_diff()
+                    .header(&format!("expected/{path}"), &format!("actual/{path}"))
+                    .to_string(),
+            );
+        }
+        results.push(CaseResult {
+            case: label,
+            diffs,
+            blessed: false,
+        });
+    }
+    Ok(results)
+}
+
+fn describe_values(component: &str, err: &values::ValuesError) -> String {
+    match err {
+        values::ValuesError::Invalid(violations) => violations
+            .iter()
+            .map(|v| format!("{component}.{}: {}", v.field, v.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
+}
+
+/// `facts.yaml`: fact key to a string, bool, integer or list of strings.
+fn fixture_facts(
+    value: Option<serde_json::Value>,
+    label: &str,
+) -> anyhow::Result<BTreeMap<String, Published>> {
+    let mut table = BTreeMap::new();
+    let Some(value) = value else { return Ok(table) };
+    let map = value
+        .as_object()
+        .with_context(|| format!("{label}/facts.yaml must map fact keys to values"))?;
+    for (key, v) in map {
+        let value = match v {
+            serde_json::Value::String(s) => FactValue::Text(s.clone()),
+            serde_json::Value::Bool(b) => FactValue::Flag(*b),
+            serde_json::Value::Number(n) if n.is_i64() => {
+                FactValue::Number(n.as_i64().unwrap_or_default())
+            }
+            serde_json::Value::Array(items) => FactValue::Texts(
+                items
+                    .iter()
+                    .filter_map(|i| i.as_str().map(String::from))
+                    .collect(),
+            ),
+            _ => bail!(
+                "{label}/facts.yaml: {key} must be a string, bool, integer or list of strings"
+            ),
+        };
+        table.insert(
+            key.clone(),
+            Published {
+                provider: "fixture".into(),
+                value,
+            },
+        );
+    }
+    Ok(table)
+}
+
+fn read_dir_files(dir: &Path) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&current) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(dir)?.to_string_lossy().replace('\\', "/");
+                out.insert(rel, std::fs::read_to_string(&path)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Creates a component that builds, renders and passes `component test`.
+/// `sdk` is a local path to the Rust SDK (`plugins/sdk`).
+pub fn scaffold(
+    name: &str,
+    language: Language,
+    dir: &Path,
+    sdk: Option<&Path>,
+) -> anyhow::Result<()> {
+    if !crate::runtime::valid_name(name) {
+        bail!(
+            "{name:?} is not a valid component name: lower-case letters, digits and '-', at most 63 characters"
+        );
+    }
+    if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
+        bail!(
+            "{} exists and is not empty; choose another --path",
+            dir.display()
+        );
+    }
+    let fill = |template: &str| template.replace("{{name}}", name);
+    let mut files: Vec<(&str, String)> = vec![
+        (".gitignore", "/build/\n/target/\n/node_modules/\n".into()),
+        (
+            "tests/default/values.yaml",
+            "# Values for this fixture; expected/ holds what they render.\n{}\n".into(),
+        ),
+    ];
+    let language_name = match language {
+        Language::Rust => "Rust",
+        Language::Js => "JavaScript",
+        Language::Python => "Python",
+    };
+    files.push((
+        "README.md",
+        fill(include_str!("../templates/README.md.tmpl")).replace("{{language}}", language_name),
+    ));
+    let namespace = format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n");
+    let greeting = match language {
+        Language::Rust => "hello",
+        Language::Js | Language::Python => "\"hello\"",
+    };
+    files.push(("tests/default/expected/namespace.yaml", namespace));
+    files.push((
+        "tests/default/expected/configmap.yaml",
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {name}\ndata:\n  greeting: {greeting}\n"),
+    ));
+    match language {
+        Language::Rust => {
+            let sdk = match sdk {
+                Some(path) => format!(
+                    "cairn-sdk = {{ path = {:?} }}",
+                    path.canonicalize()
+                        .with_context(|| format!("the SDK path {} does not exist", path.display()))?
+                        .display()
+                ),
+                None => "cairn-sdk = \"0.1\"".into(),
+            };
+            files.push((
+                "Cargo.toml",
+                fill(include_str!("../templates/rust/Cargo.toml.tmpl")).replace("{{sdk}}", &sdk),
+            ));
+            files.push((
+                "src/lib.rs",
+                fill(include_str!("../templates/rust/lib.rs.tmpl")),
+            ));
+        }
+        Language::Js => {
+            files.push((
+                MANIFEST,
+                format!("name: {name}\nlanguage: js\nentry: component.js\n"),
+            ));
+            files.push((
+                "component.js",
+                fill(include_str!("../templates/js/component.js.tmpl")),
+            ));
+            files.push((
+                "package.json",
+                fill(include_str!("../templates/js/package.json.tmpl")),
+            ));
+        }
+        Language::Python => {
+            files.push((
+                MANIFEST,
+                format!("name: {name}\nlanguage: python\nentry: app\n"),
+            ));
+            files.push((
+                "app.py",
+                fill(include_str!("../templates/python/app.py.tmpl")),
+            ));
+        }
+    }
+    for (path, content) in files {
+        let target = dir.join(path);
+        std::fs::create_dir_all(target.parent().unwrap_or(dir))?;
+        std::fs::write(&target, content)
+            .with_context(|| format!("cannot write {}", target.display()))?;
+    }
+    Ok(())
+}
+
+/// What `stack build` or `stack check` found, per component.
+pub struct StackComponentReport {
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+    /// For `check`: the sha256 stack.yaml declares, when it differs.
+    pub declared: Option<String>,
+}
+
+/// `stack build`: builds components that name a `source`, loads every
+/// component, checks names and schemas, and fills in the sha256s.
+/// `stack check` (`write: false`) does the same without building or
+/// writing, and reports drift.
+///
+/// With `out`, the built stack (stack.yaml and components) is written there
+/// and `dir` is left as it is: the way to build a stack from a source tree
+/// whose JavaScript and Python builds are not byte-reproducible.
+pub fn stack(
+    runtime: &Runtime,
+    dir: &Path,
+    write: bool,
+    out: Option<&Path>,
+) -> anyhow::Result<Vec<StackComponentReport>> {
+    let path = dir.join(STACK_FILE);
+    let target = out.unwrap_or(dir);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let origin = path.display().to_string();
+    let definition = StackDefinition::parse(&text, &origin)?;
+    let mut reports = Vec::new();
+    let mut updated = text.clone();
+    for component in &definition.components {
+        let wasm_path = target.join(&component.path);
+        if write
+            && let Some(source) = &component.source
+            && !up_to_date(&wasm_path, &dir.join(source))
+        {
+            build(&dir.join(source), Some(&wasm_path))?;
+        }
+        let bytes = std::fs::read(&wasm_path).with_context(|| {
+            format!(
+                "{origin}: component {:?}: cannot read {}{}",
+                component.name,
+                component.path,
+                if write {
+                    ""
+                } else {
+                    "; run `cairn stack build` first"
+                }
+            )
+        })?;
+        let loaded = runtime.load(&bytes).map_err(|err| {
+            anyhow::anyhow!(
+                "{origin}: {}",
+                crate::render::describe_failure(&component.name, &err)
+            )
+        })?;
+        values::check_schema(&loaded.metadata.config_schema)
+            .map_err(|e| anyhow::anyhow!("{origin}: component {:?}: {e}", component.name))?;
+        let declared = (!component.sha256.eq_ignore_ascii_case(&loaded.sha256))
+            .then(|| component.sha256.clone());
+        if write && declared.is_some() {
+            updated = set_sha256(&updated, &component.name, &loaded.sha256).with_context(|| {
+                format!(
+                    "{origin}: cannot find the sha256 of component {:?} to update",
+                    component.name
+                )
+            })?;
+        }
+        reports.push(StackComponentReport {
+            name: component.name.clone(),
+            version: loaded.metadata.version.clone(),
+            sha256: loaded.sha256.clone(),
+            declared,
+        });
+    }
+    if write && (updated != text || out.is_some()) {
+        std::fs::create_dir_all(target)?;
+        crate::repo::write_file_atomic(&target.join(STACK_FILE), &updated)?;
+    }
+    Ok(reports)
+}
+
+/// Whether `wasm` is newer than every source file under `source` (build
+/// outputs and dependencies aside), so building again would change nothing.
+fn up_to_date(wasm: &Path, source: &Path) -> bool {
+    let Ok(built) = std::fs::metadata(wasm).and_then(|m| m.modified()) else {
+        return false;
+    };
+    let mut stack = vec![source.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return false;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            if matches!(
+                name.to_str(),
+                Some("build" | "target" | "node_modules" | "__pycache__" | "tests")
+            ) {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else if entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .map_or(true, |m| m > built)
+            {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Sets the `sha256:` of component `name` in stack.yaml text, keeping the
+/// rest (comments, order) as it is.
+fn set_sha256(text: &str, name: &str, sha: &str) -> Option<String> {
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let start = lines.iter().position(|l| {
+        let t = l
+            .trim_start()
+            .trim_start_matches("- ")
+            .split(" #")
+            .next()
+            .unwrap_or("")
+            .trim();
+        t == format!("name: {name}") || t == format!("name: \"{name}\"")
+    })?;
+    let indent = |l: &str| l.len() - l.trim_start().trim_start_matches("- ").len();
+    let item_indent = indent(&lines[start]);
+    for i in start + 1..lines.len() {
+        let line = &lines[i];
+        if line.trim_start().starts_with("- ") && indent(line) <= item_indent {
+            break;
+        }
+        if line.trim_start().starts_with("sha256:") {
+            let lead = &line[..line.len() - line.trim_start().len()];
+            lines[i] = format!("{lead}sha256: {sha}");
+            let mut out = lines.join("\n");
+            if text.ends_with('\n') {
+                out.push('\n');
+            }
+            return Some(out);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sets_the_sha_of_the_named_component_only() {
+        let text = "components:\n  - name: a\n    path: a.wasm\n    sha256: old\n  - name: b # the b one\n    sha256: \"\"\n";
+        let out = set_sha256(text, "b", "new").unwrap();
+        assert_eq!(
+            out,
+            "components:\n  - name: a\n    path: a.wasm\n    sha256: old\n  - name: b # the b one\n    sha256: new\n"
+        );
+    }
+}

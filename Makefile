@@ -1,6 +1,6 @@
 # cairn: build, test, demo and benchmark from a fresh clone.
 #
-#   make demo    render the reference components and show the result
+#   make demo    publish the reference stack, generate a GitOps repo from it
 #   make test    every test (installs the wasm target and test tools first)
 #   make bench   benchmarks against helm, results in target/bench/
 #
@@ -14,9 +14,13 @@ CAIRN_DEBUG := target/debug/cairn
 CAIRN_RELEASE := target/release/cairn
 TOOLS := target/tools/bin
 
-.PHONY: all tools plugins host test test-plugins test-host demo bench lint fmt clean
+# JavaScript and Python components are built with these (see component-tools).
+export CAIRN_COMPONENTIZE_PY := $(CURDIR)/target/tools/py/bin/componentize-py
+REFERENCE := target/stacks/reference
 
-all: plugins host
+.PHONY: all tools component-tools plugins host stack test test-plugins test-host demo bench lint fmt clean
+
+all: stack
 
 ## The Rust target components are compiled for.
 tools:
@@ -26,26 +30,34 @@ tools:
 $(TOOLS)/kubectl $(TOOLS)/helm:
 	tests/tools/install-k8s-tools
 
+## componentize-js (npm) and componentize-py (pip), pinned in plugins/.
+component-tools:
+	tests/tools/install-component-tools
+
 plugins: tools
 	cd plugins && $(CARGO) build --release
 
 host:
 	$(CARGO) build
 
-test: plugins $(TOOLS)/kubectl test-plugins test-host
+## The reference stack, built from stacks/reference into $(REFERENCE).
+stack: plugins host component-tools
+	$(CAIRN_DEBUG) stack build stacks/reference --out $(REFERENCE)
+
+test: stack $(TOOLS)/kubectl test-plugins test-host
 
 ## The SDK and components' native unit tests.
 test-plugins: tools
-	cd plugins && $(CARGO) test --target $(HOST_TARGET) -p cairn-sdk -p ingress-nginx -p cert-manager
+	cd plugins && $(CARGO) test --target $(HOST_TARGET) -p cairn-sdk -p ingress-nginx -p cert-manager -p metrics -p logs -p grafana -p sealed-secrets -p flux-sync
 
 ## The host's unit tests and the end-to-end tests in tests/.
-test-host: plugins $(TOOLS)/kubectl
+test-host: stack $(TOOLS)/kubectl
 	$(CARGO) test
 
-demo: plugins host
+demo: stack
 	tests/demo/run $(CAIRN_DEBUG)
 
-bench: plugins $(TOOLS)/helm
+bench: stack $(TOOLS)/helm
 	$(CARGO) build --release
 	python3 tests/bench/bench.py --cairn $(CAIRN_RELEASE) --helm $(TOOLS)/helm --wasm $(WASM_DIR)
 

@@ -272,3 +272,31 @@ impl World {
         cmd
     }
 }
+
+/// The reference stack built by `make stack`.
+pub fn reference_stack() -> PathBuf {
+    let path = root().join("target/stacks/reference");
+    assert!(
+        path.join("stack.yaml").exists(),
+        "{} is missing: run `make stack` first",
+        path.display()
+    );
+    path
+}
+
+/// A compiled-component cache shared by the tests that load the large
+/// JavaScript and Python components, so each is compiled once per build.
+pub fn shared_cache() -> PathBuf {
+    root().join("target/test-cache")
+}
+
+/// The Python tools installed by `make component-tools`.
+pub fn py_tool(name: &str) -> PathBuf {
+    let path = root().join("target/tools/py/bin").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `make component-tools`",
+        path.display()
+    );
+    path
+}

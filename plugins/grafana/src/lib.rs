@@ -69,6 +69,10 @@ impl Component for Grafana {
                 "auth.grafana",
                 "set when an authenticating proxy serves Grafana's host",
             ),
+            FactDecl::optional(
+                "metrics.namespace",
+                "a namespace the metrics component already creates",
+            ),
         ]
     }
 
@@ -143,8 +147,12 @@ impl Component for Grafana {
             }
             dashboards.push(dashboard(ns, name, json));
         }
+        // Sharing its namespace with Prometheus (the default), Grafana leaves
+        // the Namespace to the metrics component: one object, one owner.
+        if facts.get_text("metrics.namespace") != Some(ns.as_str()) {
+            output = output.file("namespace.yaml", &[Namespace::new(ns)])?;
+        }
         output
-            .file("namespace.yaml", &[Namespace::new(ns)])?
             .file(
                 "helmrepository.yaml",
                 &[HelmRepository::new(

@@ -58,11 +58,17 @@ impl Component for IngressNginx {
         vec![
             FactDecl::optional("ingress.class", "IngressClass to put on Ingress objects"),
             FactDecl::optional("ingress.domain", "DNS domain apps are served under"),
+            FactDecl::optional(
+                "ingress.namespace",
+                "namespace of the ingress controller, for network policies",
+            ),
         ]
     }
 
     fn facts(config: &Config) -> Result<Facts, Error> {
-        let facts = Facts::new().text("ingress.class", &config.class_name);
+        let facts = Facts::new()
+            .text("ingress.class", &config.class_name)
+            .text("ingress.namespace", &config.namespace);
         Ok(match &config.domain {
             Some(domain) => facts.text("ingress.domain", domain),
             None => facts,

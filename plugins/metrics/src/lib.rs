@@ -50,15 +50,17 @@ impl Component for Metrics {
     }
 
     fn provides() -> Vec<FactDecl> {
-        vec![FactDecl::optional(
-            "metrics.url",
-            "in-cluster URL of the Prometheus API",
-        )]
+        vec![
+            FactDecl::optional("metrics.url", "in-cluster URL of the Prometheus API"),
+            FactDecl::optional("metrics.namespace", "namespace metrics creates and owns"),
+        ]
     }
 
     fn facts(config: &Config) -> Result<Facts, Error> {
         let url = format!("http://{RELEASE}-prometheus.{}.svc:9090", config.namespace);
-        Ok(Facts::new().text("metrics.url", url))
+        Ok(Facts::new()
+            .text("metrics.url", url)
+            .text("metrics.namespace", &config.namespace))
     }
 
     fn render(config: &Config, _facts: &Facts) -> Result<Output, Error> {

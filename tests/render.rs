@@ -57,6 +57,7 @@ fn compiled_components_are_cached_and_corrupt_entries_recompiled() {
     let entries: Vec<_> = std::fs::read_dir(world.cache_dir().join("cairn/compiled"))
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
         .collect();
     assert_eq!(entries.len(), 2, "{entries:?}");
 

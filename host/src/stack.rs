@@ -36,7 +36,8 @@ impl Stack {
 
     /// The `.wasm` of component `name`, refused if its sha256 is not the one
     /// `stack.yaml` declares.
-    pub fn component_wasm(&self, name: &str) -> anyhow::Result<Vec<u8>> {
+    /// Returns the bytes and their sha256.
+    pub fn component_wasm(&self, name: &str) -> anyhow::Result<(Vec<u8>, String)> {
         let component = self
             .definition
             .component(name)
@@ -50,6 +51,6 @@ impl Stack {
                 component.sha256
             );
         }
-        Ok(wasm)
+        Ok((wasm, actual))
     }
 }

@@ -8,8 +8,10 @@
 //! completely. So an entry is only ever loaded if cairn itself wrote it:
 //! - the key is the sha256 of the component's bytes plus wasmtime's engine
 //!   compatibility hash, so a changed component or engine misses;
-//! - each entry carries the sha256 of its body, checked before loading, so a
-//!   truncated or corrupted file is recompiled, never loaded;
+//! - each entry's code is sealed by a BLAKE3 digest written after it,
+//!   checked before loading, so a truncated or corrupted entry is
+//!   recompiled, never loaded (BLAKE3 over a memory map, because entries
+//!   reach 40 MB and this runs on every load);
 //! - entries are written to a temporary file and renamed into place, so
 //!   concurrent runs never see half an entry;
 //! - the directory is private (0700), and an entry not owned by the current
@@ -25,7 +27,7 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 /// Identifies entries written by cairn, and the entry format version.
-const MAGIC: &[u8; 12] = b"cairn-cwasm1";
+const MAGIC: &[u8; 12] = b"cairn-seal-1";
 
 pub struct Cache {
     dir: PathBuf,
@@ -65,33 +67,49 @@ impl Cache {
         Ok((component, false))
     }
 
+    /// An entry is the compiled code (`KEY.cwasm`, mapped straight from the
+    /// file by wasmtime) and a seal beside it (`KEY.seal`: magic and the
+    /// code's BLAKE3 digest), written after the code, so only a complete
+    /// entry is ever trusted.
     fn load(&self, engine: &Engine, path: &Path) -> Option<Component> {
+        let seal = std::fs::read(path.with_extension("seal")).ok()?;
+        let digest = seal.strip_prefix(MAGIC.as_slice())?;
         let file = std::fs::File::open(path).ok()?;
-        if !owned_privately(&file) {
+        if !owned_privately(&file)
+            || !owned_privately(&std::fs::File::open(path.with_extension("seal")).ok()?)
+        {
             return None;
         }
-        let data = std::fs::read(path).ok()?;
-        let body = data.strip_prefix(MAGIC.as_slice())?;
-        let (digest, body) = body.split_at_checked(32)?;
-        if Sha256::digest(body).as_slice() != digest {
+        // SAFETY: the map is read-only and only read here; entries are
+        // replaced by rename, never modified in place.
+        let code = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+        if blake3::hash(&code).as_bytes().as_slice() != digest {
             return None;
         }
+        drop(code);
         // SAFETY: the entry was written by `store` below (magic, ownership and
-        // body digest checked above) from a component this engine compiled,
-        // and its key includes the engine's compatibility hash.
-        unsafe { Component::deserialize(engine, body) }.ok()
+        // digest checked above) from a component this engine compiled, and
+        // its key includes the engine's compatibility hash.
+        unsafe { Component::deserialize_file(engine, path) }.ok()
     }
 
     fn store(&self, path: &Path, component: &Component) -> anyhow::Result<()> {
         create_private_dir(&self.dir)?;
         let body = component.serialize()?;
-        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
-        tmp.write_all(MAGIC)?;
-        tmp.write_all(&Sha256::digest(&body))?;
-        tmp.write_all(&body)?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(path)?;
-        Ok(())
+        let write = |target: &Path, parts: &[&[u8]]| -> anyhow::Result<()> {
+            let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+            for part in parts {
+                tmp.write_all(part)?;
+            }
+            tmp.as_file().sync_all()?;
+            tmp.persist(target)?;
+            Ok(())
+        };
+        write(path, &[&body])?;
+        write(
+            &path.with_extension("seal"),
+            &[MAGIC, blake3::hash(&body).as_bytes()],
+        )
     }
 }
 

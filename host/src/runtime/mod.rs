@@ -204,7 +204,12 @@ impl Runtime {
 
     /// Compiles (or loads from the cache) and describes a component.
     pub fn load(&self, wasm: &[u8]) -> Result<Loaded, CallError> {
-        let sha256 = format!("{:x}", Sha256::digest(wasm));
+        self.load_hashed(wasm, format!("{:x}", Sha256::digest(wasm)))
+    }
+
+    /// Like [`Runtime::load`], for a caller that has already computed the
+    /// component's sha256 (hashing a 15 MB component twice shows).
+    pub fn load_hashed(&self, wasm: &[u8], sha256: String) -> Result<Loaded, CallError> {
         let instantiate = |message: String| CallError {
             failure: Failure::Instantiate(message),
             log: String::new(),

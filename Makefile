@@ -59,7 +59,7 @@ demo: stack
 
 bench: stack $(TOOLS)/helm
 	$(CARGO) build --release
-	python3 tests/bench/bench.py --cairn $(CAIRN_RELEASE) --helm $(TOOLS)/helm --wasm $(WASM_DIR)
+	python3 tests/bench/bench.py --cairn $(CAIRN_RELEASE) --helm $(TOOLS)/helm --wasm $(WASM_DIR) --reference $(REFERENCE)
 
 fmt:
 	$(CARGO) fmt

@@ -50,6 +50,7 @@ def main():
     parser.add_argument("--cairn", required=True)
     parser.add_argument("--helm", required=True)
     parser.add_argument("--wasm", required=True)
+    parser.add_argument("--reference", required=True, help="the built reference stack")
     args = parser.parse_args()
     cairn, helm, wasm = Path(args.cairn).resolve(), Path(args.helm).resolve(), Path(args.wasm).resolve()
     ingress, certs = wasm / "ingress_nginx.wasm", wasm / "cert_manager.wasm"
@@ -62,8 +63,8 @@ def main():
     env = dict(os.environ, XDG_CACHE_HOME=str(work / "cache"), HOME=str(work))
     results = []
 
-    def case(name, cmd, reference=None, setup=None, target=None):
-        seconds, rss = measure(cmd, env, setup)
+    def case(name, cmd, reference=None, setup=None, target=None, runs=RUNS):
+        seconds, rss = measure(cmd, env, setup, runs=runs, warmup=min(WARMUP, runs))
         results.append({"case": name, "median_ms": seconds * 1000, "peak_rss_kib": rss,
                         "reference": reference, "target": target})
         print(f"{name:<48} {seconds * 1000:8.1f} ms {rss / 1024:7.1f} MiB", flush=True)
@@ -93,6 +94,7 @@ def main():
          target="<= 4x the 2-component time")
 
     stack_cases(case, cairn, wasm, work, env)
+    reference_cases(case, cairn, Path(args.reference).resolve(), work, env)
     write_reports(results)
     shutil.rmtree(work, ignore_errors=True)
 
@@ -161,6 +163,52 @@ def stack_cases(case, cairn, wasm, work, env):
     case("cairn generate, 50 components, into an empty repo", [cairn, "generate", "--config", config50], helm,
          setup=empty_repo)
     case("cairn generate, 50 components, nothing to change", [cairn, "generate", "--config", config50], helm)
+
+
+def reference_cases(case, cairn, reference, work, env):
+    """The full reference stack (Rust, JavaScript and Python components) and
+    its Rust-only subset, cold and warm, plus the cold compile of the two
+    large components on their own."""
+    helm = "helm template (default helm create chart)"
+    everything = ("  ingress-nginx: {domain: example.com}\n"
+                  "  cert-manager: {issuer: {email: ops@example.com}}\n"
+                  "  flux-sync: {enabled: true, url: 'ssh://git@github.com/acme/fleet.git', path: ./clusters/prod}\n"
+                  "  oauth2-proxy: {enabled: true}\n")
+    rust_only = ("  ingress-nginx: {domain: example.com}\n"
+                 "  cert-manager: {issuer: {email: ops@example.com}}\n"
+                 "  flux-sync: {enabled: true, url: 'ssh://git@github.com/acme/fleet.git', path: ./clusters/prod}\n"
+                 "  oauth2-proxy: {enabled: false}\n"
+                 "  namespaces: {enabled: false}\n")
+    cold_runs = int(os.environ.get("BENCH_COLD_RUNS", "3"))
+
+    for label, values in (("full reference stack", everything), ("Rust-only subset", rust_only)):
+        gitops = work / f"reference-{len(values)}"
+        gitops.mkdir()
+        (gitops / "cairn.yaml").write_text(f"stack:\n  source: {reference}\nvalues:\n{values}")
+
+        def fresh_repo(gitops=gitops):
+            for entry in gitops.iterdir():
+                if entry.name != "cairn.yaml":
+                    shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+
+        def fresh_repo_and_cache(fresh_repo=fresh_repo):
+            fresh_repo()
+            shutil.rmtree(work / "cache", ignore_errors=True)
+
+        cmd = [cairn, "generate", "--config", gitops / "cairn.yaml"]
+        case(f"cairn generate, {label}, cold cache", cmd, helm, setup=fresh_repo_and_cache, runs=cold_runs)
+        target = "<= 1x helm time" if label.startswith("full") else "<= 0.5x helm time"
+        case(f"cairn generate, {label}, warm, into an empty repo", cmd, helm, setup=fresh_repo, target=target)
+        case(f"cairn generate, {label}, warm, nothing to change", cmd, helm)
+
+    def empty_cache():
+        shutil.rmtree(work / "cache", ignore_errors=True)
+    for name in ("oauth2-proxy", "namespaces"):
+        wasm = reference / "components" / f"{name}.wasm"
+        size = wasm.stat().st_size / 1e6
+        case(f"cairn inspect {name} ({size:.0f} MB), cold compile", [cairn, "inspect", wasm], helm,
+             setup=empty_cache, runs=cold_runs)
+        case(f"cairn inspect {name}, warm", [cairn, "inspect", wasm], helm)
 
 
 def write_reports(results):

@@ -240,3 +240,51 @@ fn the_built_stack_passes_stack_check() {
         stdout(&output)
     );
 }
+
+#[test]
+fn stack_check_fails_on_drift_and_stack_build_repairs_it() {
+    let world = World::new();
+    let stack = world.path("stack");
+    std::fs::create_dir_all(stack.join("components")).unwrap();
+    let built = support::reference_stack();
+    std::fs::copy(
+        built.join("components/sealed-secrets.wasm"),
+        stack.join("components/sealed-secrets.wasm"),
+    )
+    .unwrap();
+    std::fs::write(
+        stack.join("stack.yaml"),
+        format!("name: tiny\ncomponents:\n  - name: sealed-secrets # the only one\n    path: components/sealed-secrets.wasm\n    sha256: {}\n", "0".repeat(64)),
+    )
+    .unwrap();
+    let output = world
+        .cairn()
+        .args(["stack", "check"])
+        .arg(&stack)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("stack.yaml is out of date; run `cairn stack build`"),
+        "{}",
+        stdout(&output)
+    );
+
+    world
+        .cairn()
+        .args(["stack", "build"])
+        .arg(&stack)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(stack.join("stack.yaml")).unwrap();
+    assert!(
+        text.contains("- name: sealed-secrets # the only one"),
+        "comments are kept:\n{text}"
+    );
+    world
+        .cairn()
+        .args(["stack", "check"])
+        .arg(&stack)
+        .assert()
+        .success();
+}

@@ -285,18 +285,19 @@ fn load_components(
     let firsts: Vec<&str> = (0..paths.len())
         .map(|i| names[index.iter().position(|&j| j == i).unwrap_or(0)])
         .collect();
-    // Reading and hashing 15 MB components is worth both cores too.
-    let wasm: Vec<(Vec<u8>, String)> = firsts
-        .par_iter()
-        .map(|name| stack.component_wasm(name))
-        .collect::<anyhow::Result<_>>()?;
-    let spinner = crate::progress::Spinner::new(format!("loading {} components", wasm.len()));
+    let records = crate::stack::DigestRecords::at(cache_root()?.join("digests"));
+    let spinner = crate::progress::Spinner::new(format!("loading {} components", firsts.len()));
+    // Both cores: a cold load reads, hashes and compiles 15 MB components.
     let loaded = firsts
         .par_iter()
-        .zip(wasm)
-        .map(|(name, (bytes, sha256))| {
+        .map(|name| {
+            let (sha256, bytes) = stack.component_digest(name, &records)?;
+            let read = || match bytes {
+                Some(bytes) => Ok(bytes),
+                None => stack.component_wasm(name).map(|(bytes, _)| bytes),
+            };
             runtime
-                .load_hashed(&bytes, sha256)
+                .load_lazy(sha256, read)
                 .map_err(|err| anyhow::anyhow!("{}", render::describe_failure(name, &err)))
         })
         .collect::<anyhow::Result<Vec<Loaded>>>();

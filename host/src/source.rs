@@ -258,6 +258,33 @@ impl Snapshot {
         }
     }
 
+    /// An identity of the content at `path` that changes whenever the
+    /// content does: the git blob id, or for a plain directory the file's
+    /// inode, size and modification time. `None` when there is none.
+    pub fn content_id(&self, path: &str) -> Option<String> {
+        match self {
+            Snapshot::Dir(dir) => {
+                use std::os::unix::fs::MetadataExt;
+                let full = std::path::absolute(dir.join(path)).ok()?;
+                let meta = std::fs::metadata(&full).ok()?;
+                Some(format!(
+                    "file:{}:{}:{}:{}.{}",
+                    full.display(),
+                    meta.ino(),
+                    meta.len(),
+                    meta.mtime(),
+                    meta.mtime_nsec()
+                ))
+            }
+            Snapshot::Tree { repo, tree, .. } => {
+                let repo = repo.to_thread_local();
+                let tree = repo.find_tree(*tree).ok()?;
+                let entry = tree.lookup_entry_by_path(path).ok()??;
+                Some(format!("git:{}", entry.object_id()))
+            }
+        }
+    }
+
     /// Where this snapshot is, for messages.
     pub fn label(&self) -> String {
         match self {

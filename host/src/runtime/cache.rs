@@ -47,13 +47,14 @@ impl Cache {
         Self { dir }
     }
 
-    /// The compiled form of `wasm` (whose sha256 is `digest`), from the cache
-    /// or compiled now and stored. Returns whether it was a hit.
+    /// The compiled form of the component whose sha256 is `digest`, from the
+    /// cache, or compiled from `wasm()` now and stored. The bytes are only
+    /// asked for on a miss. Returns whether it was a hit.
     pub fn load_or_compile(
         &self,
         engine: &Engine,
         digest: &str,
-        wasm: &[u8],
+        wasm: impl FnOnce() -> wasmtime::Result<Vec<u8>>,
     ) -> wasmtime::Result<(Component, bool)> {
         let path = self
             .dir
@@ -61,7 +62,7 @@ impl Cache {
         if let Some(component) = self.load(engine, &path) {
             return Ok((component, true));
         }
-        let component = Component::new(engine, wasm)?;
+        let component = Component::new(engine, wasm()?)?;
         // A cache that cannot be written is slower, not broken.
         let _ = self.store(&path, &component);
         Ok((component, false))

@@ -210,13 +210,27 @@ impl Runtime {
     /// Like [`Runtime::load`], for a caller that has already computed the
     /// component's sha256 (hashing a 15 MB component twice shows).
     pub fn load_hashed(&self, wasm: &[u8], sha256: String) -> Result<Loaded, CallError> {
+        self.load_lazy(sha256, || Ok(wasm.to_vec()))
+    }
+
+    /// Loads the component whose sha256 is `sha256`, reading its bytes with
+    /// `wasm` only when the compiled-component cache does not have it: a
+    /// warm run need not read or inflate a 15 MB component at all.
+    pub fn load_lazy(
+        &self,
+        sha256: String,
+        wasm: impl FnOnce() -> anyhow::Result<Vec<u8>>,
+    ) -> Result<Loaded, CallError> {
         let instantiate = |message: String| CallError {
             failure: Failure::Instantiate(message),
             log: String::new(),
         };
+        let bytes = || wasm().map_err(|err| wasmtime::Error::msg(format!("{err:#}")));
         let (component, cache_hit) = match &self.cache {
-            Some(cache) => cache.load_or_compile(&self.engine, &sha256, wasm),
-            None => Component::new(&self.engine, wasm).map(|c| (c, false)),
+            Some(cache) => cache.load_or_compile(&self.engine, &sha256, bytes),
+            None => bytes()
+                .and_then(|wasm| Component::new(&self.engine, wasm))
+                .map(|c| (c, false)),
         }
         .map_err(|err| instantiate(format!("not a valid WebAssembly component: {err:#}")))?;
         let imports = component

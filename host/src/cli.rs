@@ -355,7 +355,7 @@ fn run_render(args: RenderArgs) -> anyhow::Result<ExitCode> {
                 .unwrap_or(Path::new("values"))
                 .display(),
             names.join(", "),
-            did_you_mean(unknown, &names)
+            crate::config::did_you_mean(unknown, &names)
         );
     }
 
@@ -392,17 +392,6 @@ fn read_values(path: &Path) -> anyhow::Result<BTreeMap<String, serde_json::Value
         )
     })?;
     Ok(values.unwrap_or_default())
-}
-
-/// ` (did you mean "x"?)` when one of `candidates` is close to `word`.
-pub fn did_you_mean(word: &str, candidates: &[&str]) -> String {
-    candidates
-        .iter()
-        .map(|c| (strsim::jaro_winkler(word, c), c))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| format!(" (did you mean {c:?}?)"))
-        .unwrap_or_default()
 }
 
 fn run_inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {

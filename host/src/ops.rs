@@ -166,7 +166,7 @@ fn generate_tree(
             bail!(
                 "{config}: values.{name}: stack {} has no component {name:?}{}; its components are: {}",
                 def.name,
-                crate::cli::did_you_mean(name, &names),
+                crate::config::did_you_mean(name, &names),
                 names.join(", ")
             );
         }

@@ -174,14 +174,9 @@ fn core_kinds_validate_against_kubernetes_1_35() {
 
 #[test]
 fn flux_and_cert_manager_objects_validate_against_their_crds() {
-    let schemas = support::root().join("../shared/schemas");
-    if !schemas.exists() {
-        eprintln!(
-            "skipped: {} is absent, so there are no CRD schemas to validate against",
-            schemas.display()
-        );
+    let Some(schemas) = support::shared_schemas() else {
         return;
-    }
+    };
     let world = World::new();
     let gitops = generate(&world, EVERYTHING);
     let output = world

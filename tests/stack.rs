@@ -510,14 +510,9 @@ fn status_shows_versions_components_and_edits() {
 
 #[test]
 fn lint_validates_flux_objects_against_the_real_crds() {
-    let schemas = support::root().join("../shared/schemas");
-    if !schemas.exists() {
-        eprintln!(
-            "skipped: {} is absent, so there are no CRD schemas to validate against",
-            schemas.display()
-        );
+    let Some(schemas) = support::shared_schemas() else {
         return;
-    }
+    };
     let world = World::new();
     let (_, gitops) = generated(&world);
     let output = world

@@ -134,6 +134,14 @@ impl Session {
         Ok((source, pin))
     }
 
+    /// Renders the stack at the version to use (see [`Session::pin`]).
+    fn generate(&self, options: &Options) -> anyhow::Result<(StackSource, Generated)> {
+        let (source, pin) = self.pin(options)?;
+        let stack = Stack::load(&source, pin)?;
+        let generated = generate_tree(&self.runtime, &self.project, stack, self.lock.as_ref())?;
+        Ok((source, generated))
+    }
+
     fn source(&self, options: &Options, fetch: bool) -> anyhow::Result<StackSource> {
         open_source(
             &self.project.config.stack.source,
@@ -349,14 +357,7 @@ struct Prepared {
 
 fn prepare(options: &Options, force: bool) -> anyhow::Result<Prepared> {
     let session = Session::open(options)?;
-    let (source, pin) = session.pin(options)?;
-    let stack = Stack::load(&source, pin)?;
-    let generated = generate_tree(
-        &session.runtime,
-        &session.project,
-        stack,
-        session.lock.as_ref(),
-    )?;
+    let (source, generated) = session.generate(options)?;
     let tree = &generated.rendering.tree;
     let output = session.project.output_dir();
     let disk = repo::scan(&output, tree, session.lock.as_ref())?;
@@ -975,14 +976,7 @@ pub struct LintReport {
 /// `schemas`, validates every object whose kind a CRD there defines.
 pub fn lint(options: &Options, schemas: Option<&Path>) -> anyhow::Result<LintReport> {
     let session = Session::open(options)?;
-    let (source, pin) = session.pin(options)?;
-    let stack = Stack::load(&source, pin)?;
-    let generated = generate_tree(
-        &session.runtime,
-        &session.project,
-        stack,
-        session.lock.as_ref(),
-    )?;
+    let (_, generated) = session.generate(options)?;
     let crds = match schemas {
         Some(dir) => crate::crd::load_dir(dir)?,
         None => crate::crd::Schemas::default(),

@@ -300,3 +300,17 @@ pub fn py_tool(name: &str) -> PathBuf {
     );
     path
 }
+
+/// The real Flux and cert-manager CRDs in `../shared/schemas`, or `None`
+/// (saying so) where that directory is absent.
+pub fn shared_schemas() -> Option<PathBuf> {
+    let schemas = root().join("../shared/schemas");
+    if !schemas.exists() {
+        eprintln!(
+            "skipped: {} is absent, so there are no CRD schemas to validate against",
+            schemas.display()
+        );
+        return None;
+    }
+    Some(schemas)
+}

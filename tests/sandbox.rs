@@ -251,3 +251,25 @@ fn a_document_that_is_not_a_kubernetes_object_is_refused() {
         "document 2 is not a Kubernetes object: it has no apiVersion, no kind, no metadata.name",
     );
 }
+
+#[test]
+fn plaintext_secrets_and_private_keys_are_never_written() {
+    refused(
+        "hostile-output",
+        &emit(
+            "secret.yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2\n",
+        ),
+        &[],
+        "Secret \"db\" has plaintext stringData; cairn never writes secrets to git in plaintext",
+    );
+    refused(
+        "hostile-output",
+        &emit(
+            "key.yaml",
+            &format!("{CM}data:\n  id: \"-----BEGIN OPENSSH PRIVATE KEY-----\"\n"),
+        ),
+        &[],
+        "holds a private key block",
+    );
+}

@@ -681,3 +681,19 @@ fn remote_stacks_are_cloned_once_and_work_offline_from_the_cache() {
         stderr(&output)
     );
 }
+
+#[test]
+fn verify_flags_a_plaintext_secret_added_by_hand() {
+    let world = World::new();
+    let (_, gitops) = generated(&world);
+    let configmap = gitops.join("app/configmap.yaml");
+    let text = std::fs::read_to_string(&configmap).unwrap();
+    std::fs::write(&configmap, format!("{text}---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: oops\ndata:\n  token: aHVudGVyMg==\n")).unwrap();
+    let output = world.cairn_in(&gitops, &["verify"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let out = stdout(&output);
+    assert!(
+        out.contains("plaintext secret: app/configmap.yaml Secret \"oops\" has plaintext data"),
+        "{out}"
+    );
+}

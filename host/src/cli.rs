@@ -630,6 +630,9 @@ fn run_verify(args: StackArgs) -> anyhow::Result<ExitCode> {
     for path in &report.drift {
         println!("renders differently from the lock: {path}");
     }
+    for (path, why) in &report.plaintext {
+        println!("plaintext secret: {path} {why}");
+    }
     Ok(ExitCode::from(1))
 }
 

@@ -209,6 +209,10 @@ pub fn assemble(outputs: Vec<ComponentFiles>, limits: &Limits) -> Result<Tree, V
                 problems.push(problem(p));
                 continue;
             }
+            if let Some(p) = plaintext_secret(&content) {
+                problems.push(problem(p));
+                continue;
+            }
             let full = format!("{component}/{path}");
             if let Some(other) = folded.insert(full.to_lowercase(), full.clone()) {
                 let what = if other == full {
@@ -320,6 +324,49 @@ fn check_path(path: &str, limits: &Limits) -> Result<(), String> {
         return Err("the file name must end in .yaml or .yml".into());
     }
     Ok(())
+}
+
+/// Why `content` must not reach git, if it must not: a `Secret` with
+/// plaintext `data` or `stringData` (SOPS-encrypted values, `ENC[...]` with
+/// `sops` metadata, are fine), a private key block, or an age identity.
+pub fn plaintext_secret(content: &str) -> Option<String> {
+    use serde::Deserialize;
+    if content.contains("PRIVATE KEY-----") {
+        return Some("holds a private key block; keys never belong in git".into());
+    }
+    if content.contains("AGE-SECRET-KEY-1") {
+        return Some(
+            "holds an age identity (AGE-SECRET-KEY-1...); keys never belong in git".into(),
+        );
+    }
+    for document in serde_yaml::Deserializer::from_str(content) {
+        let Ok(doc) = serde_yaml::Value::deserialize(document) else {
+            continue;
+        };
+        if doc.get("kind").and_then(serde_yaml::Value::as_str) != Some("Secret") {
+            continue;
+        }
+        let encrypted = doc.get("sops").is_some();
+        for field in ["data", "stringData"] {
+            let Some(values) = doc.get(field).and_then(serde_yaml::Value::as_mapping) else {
+                continue;
+            };
+            let plain = values
+                .values()
+                .any(|v| !(encrypted && v.as_str().is_some_and(|s| s.starts_with("ENC["))));
+            if plain {
+                let name = doc
+                    .get("metadata")
+                    .and_then(|m| m.get("name"))
+                    .and_then(serde_yaml::Value::as_str)
+                    .unwrap_or("?");
+                return Some(format!(
+                    "Secret {name:?} has plaintext {field}; cairn never writes secrets to git in plaintext: reference an existing Secret, or seal it (SealedSecret)"
+                ));
+            }
+        }
+    }
+    None
 }
 
 /// Every document parses as YAML and is a Kubernetes object.
@@ -442,6 +489,22 @@ mod tests {
                 "{path}: {problems:?}"
             );
         }
+    }
+
+    #[test]
+    fn refuses_plaintext_secrets_and_keys_but_not_sops_files() {
+        let secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: hunter2\n";
+        assert!(
+            plaintext_secret(secret)
+                .unwrap()
+                .contains("plaintext stringData")
+        );
+        let sops = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata:\n  password: ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]\nsops:\n  version: 3.9.0\n";
+        assert_eq!(plaintext_secret(sops), None);
+        let key = format!("{CM}data:\n  k: |\n    -----BEGIN OPENSSH PRIVATE KEY-----\n");
+        assert!(plaintext_secret(&key).unwrap().contains("private key"));
+        assert!(plaintext_secret(&format!("{CM}data:\n  k: AGE-SECRET-KEY-1QQQ\n")).is_some());
+        assert_eq!(plaintext_secret(CM), None);
     }
 
     #[test]

@@ -585,6 +585,8 @@ pub struct VerifyReport {
     /// same (values changed, or a component is not deterministic).
     pub drift: Vec<String>,
     pub values_changed: bool,
+    /// Generated files that now hold a plaintext secret or key, with why.
+    pub plaintext: Vec<(String, String)>,
 }
 
 impl VerifyReport {
@@ -637,7 +639,14 @@ pub fn verify(options: &Options) -> anyhow::Result<VerifyReport> {
     for (path, hash) in &lock.files {
         match std::fs::read(output.join(path)) {
             Ok(bytes) if repo::sha256(&String::from_utf8_lossy(&bytes)) == *hash => {}
-            Ok(_) => report.edited.push(path.clone()),
+            Ok(bytes) => {
+                if let Some(why) =
+                    crate::compose::plaintext_secret(&String::from_utf8_lossy(&bytes))
+                {
+                    report.plaintext.push((path.clone(), why));
+                }
+                report.edited.push(path.clone());
+            }
             Err(_) => report.missing.push(path.clone()),
         }
     }

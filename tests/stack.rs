@@ -697,3 +697,25 @@ fn verify_flags_a_plaintext_secret_added_by_hand() {
         "{out}"
     );
 }
+
+#[test]
+fn hand_edits_merge_even_when_the_cached_previous_render_is_gone() {
+    let world = World::new();
+    let (_, gitops) = generated(&world);
+    let configmap = gitops.join("app/configmap.yaml");
+    let edited = std::fs::read_to_string(&configmap)
+        .unwrap()
+        .replace("greeting: hi", "greeting: mine");
+    std::fs::write(&configmap, &edited).unwrap();
+    // Another machine: no copies of earlier renders. cairn re-renders the
+    // locked version with the same values to get the merge base.
+    std::fs::remove_dir_all(world.cache_dir().join("cairn/blobs")).unwrap();
+    world.cairn_in(&gitops, &["update"]).assert().success();
+    let output = world.cairn_in(&gitops, &["generate"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let merged = std::fs::read_to_string(&configmap).unwrap();
+    assert!(
+        merged.contains("greeting: mine") && merged.contains("release: '2'"),
+        "{merged}"
+    );
+}

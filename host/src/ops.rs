@@ -102,11 +102,7 @@ impl Session {
                     }
             }
         };
-        satisfied.then(|| Pin {
-            version,
-            tag: lock.stack.tag.clone(),
-            commit: lock.stack.commit.clone(),
-        })
+        satisfied.then(|| pin_of(&lock.stack))
     }
 
     /// The source and the version to render: the locked one while it still
@@ -149,6 +145,18 @@ impl Session {
             options.offline,
             fetch,
         )
+    }
+}
+
+/// The version a lock pins.
+fn pin_of(locked: &LockedStack) -> Pin {
+    Pin {
+        version: locked
+            .version
+            .as_deref()
+            .and_then(|v| semver::Version::parse(v).ok()),
+        tag: locked.tag.clone(),
+        commit: locked.commit.clone(),
     }
 }
 
@@ -375,30 +383,20 @@ fn prepare(options: &Options, force: bool) -> anyhow::Result<Prepared> {
                 None => missing.push(path.clone()),
             }
         }
-        // Not in this machine's cache: re-render what was locked, if the
-        // values are still those it was rendered with.
+        // Not in this machine's cache: re-render the locked version with
+        // today's values; where that reproduces what was locked (same
+        // effective values, same file hash), it is the merge base.
         if !missing.is_empty()
-            && lock.values_sha256 == generated.lock.values_sha256
             && lock.stack.commit.is_some()
+            && let Ok(old_stack) = Stack::load(&source, pin_of(&lock.stack))
+            && let Ok(old) = generate_tree(&session.runtime, &session.project, old_stack, None)
+            && old.lock.values_sha256 == lock.values_sha256
         {
-            let old_pin = Pin {
-                version: lock
-                    .stack
-                    .version
-                    .as_deref()
-                    .and_then(|v| semver::Version::parse(v).ok()),
-                tag: lock.stack.tag.clone(),
-                commit: lock.stack.commit.clone(),
-            };
-            if let Ok(old_stack) = Stack::load(&source, old_pin)
-                && let Ok(old) = generate_tree(&session.runtime, &session.project, old_stack, None)
-            {
-                for path in missing {
-                    if let Some(file) = old.rendering.tree.get(&path)
-                        && repo::sha256(&file.content) == lock.files[&path]
-                    {
-                        bases.insert(path, file.content.clone());
-                    }
+            for path in missing {
+                if let Some(file) = old.rendering.tree.get(&path)
+                    && repo::sha256(&file.content) == lock.files[&path]
+                {
+                    bases.insert(path, file.content.clone());
                 }
             }
         }
@@ -610,16 +608,7 @@ pub fn verify(options: &Options) -> anyhow::Result<VerifyReport> {
         );
     };
     let source = session.source(options, false)?;
-    let pin = Pin {
-        version: lock
-            .stack
-            .version
-            .as_deref()
-            .and_then(|v| semver::Version::parse(v).ok()),
-        tag: lock.stack.tag.clone(),
-        commit: lock.stack.commit.clone(),
-    };
-    let stack = Stack::load(&source, pin)?;
+    let stack = Stack::load(&source, pin_of(&lock.stack))?;
     let generated = generate_tree(&session.runtime, &session.project, stack, Some(&lock))?;
     let mut report = VerifyReport {
         values_changed: generated.lock.values_sha256 != lock.values_sha256,
@@ -678,11 +667,7 @@ pub fn status(options: &Options) -> anyhow::Result<StatusReport> {
         .unwrap_or_default();
     let stack_def = source.as_ref().and_then(|s| {
         let pin = match &lock {
-            Some(l) => Pin {
-                version: None,
-                tag: l.stack.tag.clone(),
-                commit: l.stack.commit.clone(),
-            },
+            Some(l) => pin_of(&l.stack),
             None => s.resolve(project.config.stack.version.as_deref()).ok()?,
         };
         Stack::load(s, pin).ok().map(|s| s.definition)

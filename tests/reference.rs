@@ -283,3 +283,22 @@ fn stack_check_fails_on_drift_and_stack_build_repairs_it() {
         .assert()
         .success();
 }
+
+#[test]
+fn verbose_shows_what_components_logged() {
+    let world = World::new();
+    let gitops = generate(&world, MINIMAL);
+    std::fs::remove_file(gitops.join("cairn.lock")).unwrap();
+    std::fs::remove_dir_all(gitops.join("namespaces")).unwrap();
+    let output = world
+        .cairn_in(&gitops, &["generate", "--force", "--verbose"])
+        .env("XDG_CACHE_HOME", support::shared_cache())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains("component \"namespaces\" said:\n  | [info] 1 namespaces"),
+        "{err}"
+    );
+}

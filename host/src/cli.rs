@@ -205,6 +205,19 @@ struct SandboxArgs {
     /// handles, log, output-files, output-file-size, output-total, path-length.
     #[arg(long = "limit", value_name = "NAME=VALUE", global = true)]
     limits: Vec<String>,
+    /// Show what components printed or logged while rendering.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+}
+
+/// Prints components' captured output to stderr, indented under their names.
+fn print_logs(logs: &[(String, String)]) {
+    for (component, log) in logs {
+        eprintln!("component {component:?} said:");
+        for line in log.lines() {
+            eprintln!("  | {line}");
+        }
+    }
 }
 
 #[derive(Args)]
@@ -362,6 +375,9 @@ fn run_render(args: RenderArgs) -> anyhow::Result<ExitCode> {
     let rendering = render::render(&runtime, &instances)?;
     crate::repo::replace_dir(&args.out, &rendering.tree)?;
 
+    if args.sandbox.verbose {
+        print_logs(&rendering.logs);
+    }
     for c in &rendering.components {
         println!("rendered {} {} ({} files)", c.name, c.version, c.files);
     }
@@ -506,6 +522,9 @@ fn print_summary(report: &ops::GenerateReport, verb: &str) {
 
 fn run_generate(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     let report = ops::generate(&options(&args.stack)?, args.force, args.commit)?;
+    if args.stack.sandbox.verbose {
+        print_logs(&report.logs);
+    }
     print_summary(&report, "");
     if let Some(commit) = &report.commit {
         println!("committed {}", &commit[..commit.len().min(12)]);
@@ -519,6 +538,9 @@ fn run_generate(args: GenerateArgs) -> anyhow::Result<ExitCode> {
 
 fn run_diff(args: StackArgs) -> anyhow::Result<ExitCode> {
     let report = ops::diff(&options(&args)?)?;
+    if args.sandbox.verbose {
+        print_logs(&report.logs);
+    }
     for change in &report.changes {
         let label = if report.output == Path::new(".") {
             change.path.clone()

@@ -450,6 +450,9 @@ pub struct GenerateReport {
     pub commit: Option<String>,
     #[serde(skip)]
     pub changes: Vec<repo::FileChange>,
+    /// What components printed while rendering, for `--verbose`.
+    #[serde(skip)]
+    pub logs: Vec<(String, String)>,
     /// The output directory as cairn.yaml gives it, for display.
     #[serde(skip)]
     pub output: PathBuf,
@@ -513,6 +516,7 @@ fn report(prepared: &Prepared) -> GenerateReport {
         wrote: false,
         commit: None,
         changes: prepared.plan.changes.clone(),
+        logs: prepared.generated.rendering.logs.clone(),
         output: PathBuf::from(&prepared.session.project.config.output),
         warnings: prepared
             .generated

@@ -32,6 +32,9 @@ pub struct Rendering {
     pub facts: BTreeMap<String, Published>,
     /// Warnings and notes components returned, with the component's name.
     pub diagnostics: Vec<(String, Diagnostic)>,
+    /// What each component printed or logged while rendering, for
+    /// `--verbose`; only components that printed something.
+    pub logs: Vec<(String, String)>,
 }
 
 /// What one component contributed.
@@ -158,9 +161,13 @@ pub fn render(runtime: &Runtime, instances: &[Instance<'_>]) -> Result<Rendering
     ))?;
 
     let mut diagnostics = Vec::new();
+    let mut logs = Vec::new();
     let mut outputs = Vec::new();
     let mut components = Vec::new();
     for ((instance, rendered), config) in instances.iter().zip(rendered).zip(configs) {
+        if !rendered.log.is_empty() {
+            logs.push((instance.name.clone(), rendered.log.clone()));
+        }
         diagnostics.extend(
             rendered
                 .diagnostics
@@ -185,6 +192,7 @@ pub fn render(runtime: &Runtime, instances: &[Instance<'_>]) -> Result<Rendering
         components,
         facts: table,
         diagnostics,
+        logs,
     })
 }
 

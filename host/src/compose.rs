@@ -326,11 +326,28 @@ fn check_path(path: &str, limits: &Limits) -> Result<(), String> {
     Ok(())
 }
 
+/// The documents of a YAML stream in order, each parsed; a syntax error
+/// ends the list (the parser cannot resume after one). Empty documents
+/// (`---` alone) come out as `Null`. The one place cairn splits a
+/// multi-document file.
+pub fn documents(text: &str) -> Vec<Result<serde_yaml::Value, serde_yaml::Error>> {
+    use serde::Deserialize;
+    let mut out = Vec::new();
+    for document in serde_yaml::Deserializer::from_str(text) {
+        let parsed = serde_yaml::Value::deserialize(document);
+        let failed = parsed.is_err();
+        out.push(parsed);
+        if failed {
+            break;
+        }
+    }
+    out
+}
+
 /// Why `content` must not reach git, if it must not: a `Secret` with
 /// plaintext `data` or `stringData` (SOPS-encrypted values, `ENC[...]` with
 /// `sops` metadata, are fine), a private key block, or an age identity.
 pub fn plaintext_secret(content: &str) -> Option<String> {
-    use serde::Deserialize;
     if content.contains("PRIVATE KEY-----") {
         return Some("holds a private key block; keys never belong in git".into());
     }
@@ -339,10 +356,7 @@ pub fn plaintext_secret(content: &str) -> Option<String> {
             "holds an age identity (AGE-SECRET-KEY-1...); keys never belong in git".into(),
         );
     }
-    for document in serde_yaml::Deserializer::from_str(content) {
-        let Ok(doc) = serde_yaml::Value::deserialize(document) else {
-            continue;
-        };
+    for doc in documents(content).into_iter().flatten() {
         if doc.get("kind").and_then(serde_yaml::Value::as_str) != Some("Secret") {
             continue;
         }
@@ -371,12 +385,10 @@ pub fn plaintext_secret(content: &str) -> Option<String> {
 
 /// Every document parses as YAML and is a Kubernetes object.
 fn check_yaml(content: &str) -> Result<(), String> {
-    use serde::Deserialize;
     let mut objects = 0;
-    for (index, document) in serde_yaml::Deserializer::from_str(content).enumerate() {
+    for (index, document) in documents(content).into_iter().enumerate() {
         let n = index + 1;
-        let value = serde_yaml::Value::deserialize(document)
-            .map_err(|err| format!("document {n} is not valid YAML: {err}"))?;
+        let value = document.map_err(|err| format!("document {n} is not valid YAML: {err}"))?;
         if value.is_null() {
             continue;
         }

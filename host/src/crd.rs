@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
-use serde::Deserialize;
 use serde_json::Value;
 
 /// Compiled schemas by `apiVersion` and `kind`.
@@ -106,8 +105,9 @@ fn add_crd(schemas: &mut Schemas, crd: &Value) -> anyhow::Result<()> {
 
 /// The documents of a YAML stream as JSON values, skipping empty ones.
 pub fn objects(text: &str) -> Vec<Value> {
-    serde_yaml::Deserializer::from_str(text)
-        .filter_map(|doc| serde_yaml::Value::deserialize(doc).ok())
+    crate::compose::documents(text)
+        .into_iter()
+        .flatten()
         .filter(|v| !v.is_null())
         .filter_map(|v| serde_json::to_value(v).ok())
         .collect()

@@ -10,7 +10,6 @@
 //! `metadata.name`. The merged file is re-serialised, so comments the user
 //! added inside a file that both sides changed are not kept.
 
-use serde::Deserialize;
 use serde_yaml::{Mapping, Value};
 
 /// Where a merge could not decide: `HelmRelease/ingress-nginx: spec.values.replicas`.
@@ -65,8 +64,8 @@ pub fn merge(base: &str, ours: &str, theirs: &str) -> Result<String, Vec<Conflic
 /// The documents of a stream, each with its identity.
 fn parse(text: &str) -> Result<Vec<(String, Value)>, serde_yaml::Error> {
     let mut docs = Vec::new();
-    for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let value = Value::deserialize(document)?;
+    for (index, document) in crate::compose::documents(text).into_iter().enumerate() {
+        let value = document?;
         if value.is_null() {
             continue;
         }

@@ -404,10 +404,8 @@ fn prepare(options: &Options, force: bool) -> anyhow::Result<Prepared> {
 
     let plan = repo::plan(tree, session.lock.as_ref(), &disk, &bases, force);
     let lock_text = generated.lock.to_text();
-    let lock_changed = std::fs::read_to_string(session.project.lock_path())
-        .ok()
-        .as_deref()
-        != Some(&lock_text);
+    // The lock was read and parsed when the session opened.
+    let lock_changed = session.lock.as_ref() != Some(&generated.lock);
     Ok(Prepared {
         session,
         generated,

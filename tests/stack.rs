@@ -236,6 +236,14 @@ fn diff_and_verify_exit_codes() {
         "{}",
         stdout(&output)
     );
+    std::fs::remove_file(gitops.join("app/namespace.yaml")).unwrap();
+    let output = world.cairn_in(&gitops, &["verify"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).contains("missing: app/namespace.yaml"),
+        "{}",
+        stdout(&output)
+    );
 }
 
 #[test]

@@ -626,19 +626,18 @@ pub fn verify(options: &Options) -> anyhow::Result<VerifyReport> {
             report.drift.push(path.clone());
         }
     }
-    let output = session.project.output_dir();
-    for (path, hash) in &lock.files {
-        match std::fs::read(output.join(path)) {
-            Ok(bytes) if repo::sha256(&String::from_utf8_lossy(&bytes)) == *hash => {}
-            Ok(bytes) => {
-                if let Some(why) =
-                    crate::compose::plaintext_secret(&String::from_utf8_lossy(&bytes))
-                {
-                    report.plaintext.push((path.clone(), why));
-                }
-                report.edited.push(path.clone());
-            }
-            Err(_) => report.missing.push(path.clone()),
+    let disk = repo::scan(&session.project.output_dir(), &Tree::new(), Some(&lock))?;
+    report.missing = disk
+        .iter()
+        .filter(|(_, content)| content.is_none())
+        .map(|(path, _)| path.clone())
+        .collect();
+    report.edited = repo::edited(Some(&lock), &disk);
+    for path in &report.edited {
+        if let Some(Some(content)) = disk.get(path)
+            && let Some(why) = crate::compose::plaintext_secret(content)
+        {
+            report.plaintext.push((path.clone(), why));
         }
     }
     Ok(report)

@@ -58,6 +58,11 @@ enum Command {
     Verify(StackArgs),
     /// Show the stack, versions, components and generated files.
     Status(StackArgs),
+    /// Set up Flux for a cluster: its install manifests and sync under
+    /// PATH/flux-system, an SSH deploy key and an age identity kept outside
+    /// the repo, and the age recipient in cairn.yaml. Running it again
+    /// changes nothing and regenerates no key.
+    Bootstrap(BootstrapArgs),
     /// Write, build and test components.
     #[command(subcommand)]
     Component(ComponentCommand),
@@ -194,6 +199,59 @@ struct UpdateArgs {
     stack: StackArgs,
 }
 
+#[derive(Args)]
+struct BootstrapArgs {
+    /// The cluster's name: names its directory and its keys.
+    #[arg(long)]
+    cluster: String,
+    /// The GitOps repository Flux pulls, as ssh://git@HOST/ORG/REPO.git (the
+    /// scp form git@HOST:ORG/REPO is converted).
+    #[arg(long)]
+    url: String,
+    /// The branch Flux follows.
+    #[arg(long, default_value = "main")]
+    branch: String,
+    /// The cluster's directory, relative to the repository root, holding
+    /// its cairn.yaml (default: clusters/CLUSTER).
+    #[arg(long)]
+    path: Option<String>,
+    /// How often Flux applies the cluster's directory (a Go duration).
+    #[arg(long, default_value = "10m0s")]
+    interval: String,
+    /// The Flux release to install (default: the one installed already,
+    /// else 2.7.2). Changing it rewrites gotk-components.yaml only.
+    #[arg(long, value_name = "X.Y.Z")]
+    flux_version: Option<String>,
+    /// Flux's install manifests, e.g. from `flux install --export`.
+    /// Otherwise a `flux` CLI on PATH makes them, else they are downloaded
+    /// (cached, their sha256 checked against cairn.lock).
+    #[arg(long, value_name = "FILE")]
+    flux_manifests: Option<PathBuf>,
+    /// The deploy key's algorithm.
+    #[arg(long, value_enum, default_value_t = crate::keys::KeyType::Ed25519)]
+    key_type: crate::keys::KeyType,
+    /// Where the keys are kept, outside the repository (default: the user's
+    /// config directory, cairn/keys/CLUSTER).
+    #[arg(long, value_name = "DIR")]
+    keys_dir: Option<PathBuf>,
+    /// The git host's SSH host keys, in known_hosts format.
+    #[arg(long, value_name = "FILE")]
+    known_hosts: Option<PathBuf>,
+    /// Ask the git host for its host keys (ssh-keyscan) and trust them.
+    #[arg(long, conflicts_with = "known_hosts")]
+    scan_host_key: bool,
+    /// Set up no age identity and no SOPS decryption.
+    #[arg(long)]
+    no_sops: bool,
+    /// Print the Secret manifests (with the private keys) to stdout, e.g.
+    /// to pipe into `kubectl apply -f -`; nothing else goes to stdout.
+    #[arg(long)]
+    print_secrets: bool,
+    /// Never download the Flux manifests.
+    #[arg(long)]
+    offline: bool,
+}
+
 /// How components are run.
 #[derive(Args)]
 struct SandboxArgs {
@@ -266,6 +324,7 @@ pub fn main() -> ExitCode {
         Command::Update(args) => run_update(args),
         Command::Verify(args) => run_verify(args),
         Command::Status(args) => run_status(args),
+        Command::Bootstrap(args) => run_bootstrap(args),
         Command::Component(command) => run_component(command),
         Command::Stack(command) => run_stack(command),
     };
@@ -372,7 +431,20 @@ fn run_render(args: RenderArgs) -> anyhow::Result<ExitCode> {
         );
     }
 
-    let rendering = render::render(&runtime, &instances)?;
+    // Secret references resolve relative to the values file; with no
+    // recipients here, a rendered Secret is refused.
+    let base = args
+        .values
+        .as_deref()
+        .and_then(Path::parent)
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let resolver = crate::secrets::Resolver::new(base);
+    let handling = render::SecretHandling {
+        resolver: &resolver,
+        sealer: None,
+    };
+    let rendering = render::render(&runtime, &instances, &handling)?;
     crate::repo::replace_dir(&args.out, &rendering.tree)?;
 
     if args.sandbox.verbose {
@@ -398,6 +470,90 @@ fn run_render(args: RenderArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// A values file: a mapping from component name to that component's values.
+fn run_bootstrap(args: BootstrapArgs) -> anyhow::Result<ExitCode> {
+    let report = crate::bootstrap::bootstrap(&crate::bootstrap::BootstrapOptions {
+        cluster: args.cluster,
+        url: args.url,
+        branch: args.branch,
+        path: args.path,
+        interval: args.interval,
+        flux_version: args.flux_version,
+        flux_manifests: args.flux_manifests,
+        key_type: args.key_type,
+        keys_dir: args.keys_dir,
+        known_hosts: args.known_hosts,
+        scan_host_key: args.scan_host_key,
+        no_sops: args.no_sops,
+        offline: args.offline,
+        cwd: std::env::current_dir()?,
+    })?;
+    if args.print_secrets {
+        print!("{}", report.manifests);
+    }
+    // With --print-secrets, stdout carries only the manifests.
+    let say = |line: String| {
+        if args.print_secrets {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
+    say(format!(
+        "cluster {} at {} with Flux {} ({})",
+        report.cluster, report.path, report.flux_version, report.flux_source
+    ));
+    if report.written.is_empty() {
+        say("nothing changed".into());
+    }
+    for path in &report.written {
+        say(format!("  wrote {path}"));
+    }
+    let keys = report.keys_dir.display();
+    if report.generated.is_empty() {
+        say(format!("keys: reused those in {keys}"));
+    } else {
+        say(format!(
+            "keys: generated {} in {keys} (private, never in the repository)",
+            report.generated.join(" and ")
+        ));
+    }
+    say(String::new());
+    say("Add this deploy key to the repository (read-only is enough):".into());
+    say(format!("  {}", report.deploy_key));
+    if let Some(recipient) = &report.age_recipient {
+        say(format!(
+            "Secrets are encrypted for the cluster's age recipient {recipient}"
+        ));
+    }
+    say(String::new());
+    let path = &report.path;
+    let mut step = 0;
+    let mut next = |text: String| {
+        step += 1;
+        say(format!("{step}. {text}"));
+    };
+    if report.needs_generate {
+        next(format!(
+            "cd {path} && cairn generate   # lists flux-system in the cluster's kustomization, encrypts secrets"
+        ));
+    }
+    next("commit and push".into());
+    next(format!(
+        "kubectl apply --server-side -f {path}/{}/{}",
+        crate::bootstrap::FLUX_DIR,
+        crate::bootstrap::COMPONENTS_FILE
+    ));
+    next(format!(
+        "kubectl apply -f {}",
+        report.keys_dir.join(crate::keys::SECRETS_FILE).display()
+    ));
+    next(format!(
+        "kubectl apply --server-side -k {path}/{}",
+        crate::bootstrap::FLUX_DIR
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
 fn read_values(path: &Path) -> anyhow::Result<BTreeMap<String, serde_json::Value>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read values file {}", path.display()))?;

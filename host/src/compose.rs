@@ -209,10 +209,6 @@ pub fn assemble(outputs: Vec<ComponentFiles>, limits: &Limits) -> Result<Tree, V
                 problems.push(problem(p));
                 continue;
             }
-            if let Some(p) = plaintext_secret(&content) {
-                problems.push(problem(p));
-                continue;
-            }
             let full = format!("{component}/{path}");
             if let Some(other) = folded.insert(full.to_lowercase(), full.clone()) {
                 let what = if other == full {
@@ -344,6 +340,55 @@ pub fn documents(text: &str) -> Vec<Result<serde_yaml::Value, serde_yaml::Error>
     out
 }
 
+/// Every file of `tree` that must not reach git, as output problems. Runs
+/// after sealing, on exactly what would be written.
+pub fn plaintext_problems(tree: &Tree) -> Vec<OutputProblem> {
+    tree.iter()
+        .filter_map(|(path, file)| {
+            let why = plaintext_secret(&file.content)?;
+            let component = file.component.clone().unwrap_or_default();
+            let file = path
+                .strip_prefix(&format!("{component}/"))
+                .unwrap_or(path)
+                .to_string();
+            Some(OutputProblem {
+                component,
+                file,
+                problem: why,
+            })
+        })
+        .collect()
+}
+
+/// Adds `resource` to the root kustomization's list (for directories
+/// beside the components that cairn does not generate, like flux-system).
+pub fn add_root_resource(tree: &mut Tree, resource: &str) {
+    let Some(root) = tree.get_mut(KUSTOMIZATION) else {
+        return;
+    };
+    let Ok(doc) = serde_yaml::from_str::<serde_yaml::Value>(&root.content) else {
+        return;
+    };
+    let mut resources: Vec<String> = doc
+        .get("resources")
+        .and_then(serde_yaml::Value::as_sequence)
+        .map(|s| {
+            s.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    if resources.iter().any(|r| r == resource) {
+        return;
+    }
+    resources.push(resource.to_string());
+    resources.sort();
+    root.content = kustomization(
+        "every component's directory, and Flux's own (from `cairn bootstrap`)",
+        &resources,
+    );
+}
+
 /// Why `content` must not reach git, if it must not: a `Secret` with
 /// plaintext `data` or `stringData` (SOPS-encrypted values, `ENC[...]` with
 /// `sops` metadata, are fine), a private key block, or an age identity.
@@ -365,9 +410,12 @@ pub fn plaintext_secret(content: &str) -> Option<String> {
             let Some(values) = doc.get(field).and_then(serde_yaml::Value::as_mapping) else {
                 continue;
             };
-            let plain = values
-                .values()
-                .any(|v| !(encrypted && v.as_str().is_some_and(|s| s.starts_with("ENC["))));
+            // SOPS leaves empty strings as they are.
+            let plain = values.values().any(|v| {
+                !(encrypted
+                    && v.as_str()
+                        .is_some_and(|s| s.is_empty() || s.starts_with("ENC[")))
+            });
             if plain {
                 let name = doc
                     .get("metadata")
@@ -375,7 +423,7 @@ pub fn plaintext_secret(content: &str) -> Option<String> {
                     .and_then(serde_yaml::Value::as_str)
                     .unwrap_or("?");
                 return Some(format!(
-                    "Secret {name:?} has plaintext {field}; cairn never writes secrets to git in plaintext: reference an existing Secret, or seal it (SealedSecret)"
+                    "Secret {name:?} has plaintext {field}; cairn never writes secrets to git in plaintext: list age recipients under `secrets.age` in cairn.yaml (`cairn bootstrap` adds the cluster's) so that cairn encrypts it with SOPS"
                 ));
             }
         }

@@ -28,6 +28,10 @@ pub struct UserConfig {
     /// `enabled` plus what the component's schema accepts.
     #[serde(default)]
     pub values: BTreeMap<String, serde_json::Value>,
+    /// How rendered Secrets are encrypted; absent, a component that renders
+    /// a Secret is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<crate::secrets::SecretsConfig>,
 }
 
 fn default_output() -> String {
@@ -206,21 +210,47 @@ impl StackDefinition {
 
 /// `cairn.lock`: exactly what was generated, so that later runs can tell
 /// hand edits from generated content and prove the repo matches.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// A lock written by `cairn bootstrap` before the first `generate` holds
+/// only `flux`; [`Lock::is_generated`] tells the two apart.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Lock {
     pub lock_version: u32,
+    #[serde(default, skip_serializing_if = "LockedStack::is_empty")]
     pub stack: LockedStack,
     /// sha256 of the effective values (defaults included) of every enabled
-    /// component.
+    /// component, with secret values as their references (never the
+    /// secrets themselves).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub values_sha256: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub components: BTreeMap<String, LockedComponent>,
     /// Every generated file, relative to the output directory, with the
     /// sha256 of the content cairn generated.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub files: BTreeMap<String, String>,
+    /// Per sealed object (`PATH#Kind/namespace/name`), a salted digest of
+    /// its plaintext, to keep its ciphertext while it does not change.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, crate::secrets::SealedDigest>,
+    /// Flux's install manifests, as `cairn bootstrap` wrote them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flux: Option<LockedFlux>,
 }
 
+/// The Flux release bootstrap installed, and the digest of its manifests,
+/// checked whenever they are downloaded again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedFlux {
+    pub version: String,
+    pub sha256: String,
+    /// The download URL, or `file` / `flux CLI`.
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LockedStack {
     pub name: String,
@@ -243,8 +273,19 @@ pub struct LockedComponent {
 const LOCK_HEADER: &str =
     "# Written by cairn; do not edit. `cairn verify` checks the repo against it.\n";
 
+impl LockedStack {
+    fn is_empty(&self) -> bool {
+        self.source.is_empty()
+    }
+}
+
 impl Lock {
     pub const VERSION: u32 = 1;
+
+    /// Whether `generate` wrote this lock (else only bootstrap did).
+    pub fn is_generated(&self) -> bool {
+        !self.stack.is_empty()
+    }
 
     /// Reads the lock at `path`; `None` when there is none yet.
     pub fn read(path: &Path) -> anyhow::Result<Option<Self>> {

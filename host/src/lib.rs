@@ -7,14 +7,18 @@
 //! validate and assemble output) → `repo` (plan and write files; `merge`
 //! keeps hand edits) → `git` (commit). `render` drives the middle stages for
 //! a set of components, `ops` implements each stack command on top, and
-//! `cli` is a thin layer over all of it.
+//! `cli` is a thin layer over all of it. `secrets` (over `sops`) resolves
+//! secret values and seals rendered Secrets; `bootstrap` (with `keys`) sets
+//! up Flux and the cluster's keys.
 
 pub mod author;
+pub mod bootstrap;
 pub mod cli;
 pub mod compose;
 pub mod config;
 pub mod crd;
 pub mod git;
+pub mod keys;
 pub mod limits;
 pub mod merge;
 pub mod ops;
@@ -22,6 +26,8 @@ pub mod progress;
 pub mod render;
 pub mod repo;
 pub mod runtime;
+pub mod secrets;
+pub mod sops;
 pub mod source;
 pub mod stack;
 pub mod values;

@@ -55,7 +55,10 @@ fn open_source(spec: &str, base: &Path, offline: bool, fetch: bool) -> anyhow::R
 /// A project opened for a command: config, lock and stack source.
 struct Session {
     project: Project,
+    /// The lock `generate` wrote, if any.
     lock: Option<Lock>,
+    /// What `cairn bootstrap` recorded of Flux, carried into every new lock.
+    flux: Option<crate::config::LockedFlux>,
     runtime: Runtime,
     /// Whether an interrupted apply was completed on opening.
     recovered: bool,
@@ -66,9 +69,11 @@ impl Session {
         let project = Project::load(&options.config)?;
         let recovered = repo::recover(&project.root)?;
         let lock = Lock::read(&project.lock_path())?;
+        let flux = lock.as_ref().and_then(|l| l.flux.clone());
         Ok(Self {
             project,
-            lock,
+            lock: lock.filter(Lock::is_generated),
+            flux,
             runtime: runtime(options)?,
             recovered,
         })
@@ -134,7 +139,8 @@ impl Session {
     fn generate(&self, options: &Options) -> anyhow::Result<(StackSource, Generated)> {
         let (source, pin) = self.pin(options)?;
         let stack = Stack::load(&source, pin)?;
-        let generated = generate_tree(&self.runtime, &self.project, stack, self.lock.as_ref())?;
+        let mut generated = generate_tree(&self.runtime, &self.project, stack, self.lock.as_ref())?;
+        generated.lock.flux = self.flux.clone();
         Ok((source, generated))
     }
 
@@ -227,8 +233,23 @@ fn generate_tree(
             values: project.component_values(name),
         })
         .collect();
-    let rendering = render::render(runtime, &instances)
+    let resolver = crate::secrets::Resolver::new(&project.root);
+    let sealer = match &project.config.secrets {
+        Some(secrets) if !secrets.age.is_empty() => Some(crate::secrets::Sealer::new(
+            secrets.recipients(&config.to_string())?,
+            crate::secrets::identities()?,
+            project.output_dir(),
+            old_lock.map(|l| l.secrets.clone()).unwrap_or_default(),
+        )),
+        _ => None,
+    };
+    let handling = render::SecretHandling {
+        resolver: &resolver,
+        sealer: sealer.as_ref(),
+    };
+    let mut rendering = render::render(runtime, &instances, &handling)
         .with_context(|| format!("{config}: cannot generate"))?;
+    wire_bootstrap(project, &mut rendering.tree)?;
 
     let configs: BTreeMap<&str, &serde_json::Value> = rendering
         .components
@@ -266,12 +287,73 @@ fn generate_tree(
             .iter()
             .map(|(p, f)| (p.clone(), repo::sha256(&f.content)))
             .collect(),
+        secrets: rendering.sealed.clone(),
+        flux: None,
     };
     Ok(Generated {
         stack,
         rendering,
         lock,
     })
+}
+
+/// When `cairn bootstrap` set up Flux beside the output, lists its
+/// directory in the root kustomization, and refuses a component that would
+/// compete with the cluster sync bootstrap owns.
+fn wire_bootstrap(project: &Project, tree: &mut Tree) -> anyhow::Result<()> {
+    let Some((owned, owned_path)) = crate::bootstrap::owned_sync(&project.root) else {
+        return Ok(());
+    };
+    let flux_dir = crate::bootstrap::FLUX_DIR;
+    // Bootstrap wires an output in a subdirectory itself, in the cluster's
+    // own kustomization; an output at the root is listed here.
+    let at_root = project.config.output.trim_end_matches('/') == ".";
+    if at_root && tree.keys().any(|p| p.starts_with(&format!("{flux_dir}/"))) {
+        bail!(
+            "{}: a component named {flux_dir} would write into the directory `cairn bootstrap` owns; rename it in the stack",
+            project.config_path.display()
+        );
+    }
+    let mut clashes = Vec::new();
+    for (path, file) in tree.iter() {
+        for doc in crate::compose::documents(&file.content)
+            .into_iter()
+            .flatten()
+        {
+            let key = crate::bootstrap::object_key(&doc);
+            let same_path = doc.get("kind").and_then(serde_yaml::Value::as_str)
+                == Some("Kustomization")
+                && doc
+                    .get("apiVersion")
+                    .and_then(serde_yaml::Value::as_str)
+                    .is_some_and(|v| v.starts_with("kustomize.toolkit.fluxcd.io/"))
+                && doc
+                    .get("spec")
+                    .and_then(|s| s.get("path"))
+                    .and_then(serde_yaml::Value::as_str)
+                    .map(crate::bootstrap::normal_path)
+                    == owned_path;
+            if owned.contains(&key) || same_path {
+                clashes.push(format!(
+                    "component {:?}, file {path:?}: {key} competes with the cluster sync `cairn bootstrap` owns ({flux_dir}/{})",
+                    file.component.as_deref().unwrap_or(""),
+                    crate::bootstrap::SYNC_FILE
+                ));
+            }
+        }
+    }
+    if !clashes.is_empty() {
+        bail!(
+            "{}: {}
+the cluster's own GitRepository and Kustomization belong to bootstrap: disable the component (e.g. `flux-sync: {{enabled: false}}`), or point it at another name and path",
+            project.config_path.display(),
+            clashes.join("\n")
+        );
+    }
+    if at_root {
+        crate::compose::add_root_resource(tree, flux_dir);
+    }
+    Ok(())
 }
 
 /// Loads the named components of `stack`, each distinct `.wasm` once (a
@@ -551,6 +633,8 @@ pub fn generate(options: &Options, force: bool, commit: bool) -> anyhow::Result<
         )?;
         report.wrote = true;
     }
+    let sops_config = write_sops_config(project)?;
+    report.wrote |= sops_config.is_some();
     if commit && report.wrote {
         let message = crate::git::commit_message(&report);
         let mut paths: Vec<PathBuf> = prepared
@@ -561,9 +645,40 @@ pub fn generate(options: &Options, force: bool, commit: bool) -> anyhow::Result<
             .collect();
         paths.push(project.config_path.clone());
         paths.push(project.lock_path());
+        paths.extend(sops_config);
         report.commit = crate::git::commit(&project.root, &paths, &message)?;
     }
     Ok(report)
+}
+
+/// Keeps the repository's `.sops.yaml` in step with cairn.yaml's
+/// recipients; returns its path when it was written.
+fn write_sops_config(project: &Project) -> anyhow::Result<Option<PathBuf>> {
+    let Some(secrets) = project
+        .config
+        .secrets
+        .as_ref()
+        .filter(|s| !s.age.is_empty())
+    else {
+        return Ok(None);
+    };
+    let output = std::path::absolute(project.output_dir())?;
+    let Some(root) = output.ancestors().find(|d| d.join(".git").exists()) else {
+        return Ok(None);
+    };
+    let rel = output.strip_prefix(root).unwrap_or(&output);
+    let path = root.join(crate::secrets::SOPS_CONFIG);
+    let existing = std::fs::read_to_string(&path).ok();
+    let recipients: Vec<String> = secrets.age.iter().map(|r| r.trim().to_string()).collect();
+    match crate::secrets::sops_config(existing.as_deref(), &rel.to_string_lossy(), &recipients)
+        .with_context(|| path.display().to_string())?
+    {
+        Some(text) => {
+            repo::write_file_atomic(&path, &text)?;
+            Ok(Some(path))
+        }
+        None => Ok(None),
+    }
 }
 
 /// `cairn diff`: what `generate` would do, writing nothing.
@@ -595,6 +710,7 @@ impl VerifyReport {
             && self.missing.is_empty()
             && self.drift.is_empty()
             && !self.values_changed
+            && self.plaintext.is_empty()
     }
 }
 
@@ -633,13 +749,7 @@ pub fn verify(options: &Options) -> anyhow::Result<VerifyReport> {
         .map(|(path, _)| path.clone())
         .collect();
     report.edited = repo::edited(Some(&lock), &disk);
-    for path in &report.edited {
-        if let Some(Some(content)) = disk.get(path)
-            && let Some(why) = crate::compose::plaintext_secret(content)
-        {
-            report.plaintext.push((path.clone(), why));
-        }
-    }
+    report.plaintext = crate::secrets::scan_plaintext(&session.project.output_dir());
     Ok(report)
 }
 
@@ -660,7 +770,7 @@ pub struct StatusReport {
 pub fn status(options: &Options) -> anyhow::Result<StatusReport> {
     let project = Project::load(&options.config)?;
     repo::recover(&project.root)?;
-    let lock = Lock::read(&project.lock_path())?;
+    let lock = Lock::read(&project.lock_path())?.filter(Lock::is_generated);
     let source = open_source(&project.config.stack.source, &project.root, true, false).ok();
     let versions = source
         .as_ref()
@@ -977,6 +1087,9 @@ pub fn lint(options: &Options, schemas: Option<&Path>) -> anyhow::Result<LintRep
         None => crate::crd::Schemas::default(),
     };
     let mut report = LintReport::default();
+    for (path, why) in crate::secrets::scan_plaintext(&session.project.output_dir()) {
+        report.problems.push(format!("{path}: {why}"));
+    }
     for (path, file) in &generated.rendering.tree {
         if file.component.is_none() || path.ends_with(crate::compose::KUSTOMIZATION) {
             continue;

@@ -15,7 +15,16 @@ use crate::compose::{
     self, ComponentFiles, FactError, OutputProblem, Publication, Published, Tree,
 };
 use crate::runtime::{CallError, Diagnostic, Failure, Loaded, Runtime, Severity};
-use crate::values::{self, ValuesError};
+use crate::secrets::{REFERENCE_HELP, Resolver, SealedDigest, Sealer};
+use crate::values::{self, ValuesError, Violation};
+
+/// How a render treats secrets.
+pub struct SecretHandling<'a> {
+    /// Resolves the references given for secret values.
+    pub resolver: &'a Resolver,
+    /// Seals rendered Secrets; without one, a rendered Secret is refused.
+    pub sealer: Option<&'a Sealer>,
+}
 
 /// One component to render, under `name`, with the user's values for it.
 pub struct Instance<'a> {
@@ -35,6 +44,8 @@ pub struct Rendering {
     /// What each component printed or logged while rendering, for
     /// `--verbose`; only components that printed something.
     pub logs: Vec<(String, String)>,
+    /// Salted digests of the objects sealed, for the lock.
+    pub sealed: BTreeMap<String, SealedDigest>,
 }
 
 /// What one component contributed.
@@ -42,7 +53,8 @@ pub struct ComponentSummary {
     pub name: String,
     pub version: String,
     pub sha256: String,
-    /// The configuration it rendered with: the user's values plus defaults.
+    /// The configuration it rendered with: the user's values plus defaults,
+    /// with each secret value replaced by the reference it was given as.
     pub config: serde_json::Value,
     /// Files it produced, not counting the generated kustomization.
     pub files: usize,
@@ -73,7 +85,11 @@ pub enum RenderError {
 }
 
 /// Renders `instances` with `runtime`.
-pub fn render(runtime: &Runtime, instances: &[Instance<'_>]) -> Result<Rendering, RenderError> {
+pub fn render(
+    runtime: &Runtime,
+    instances: &[Instance<'_>],
+    secrets: &SecretHandling<'_>,
+) -> Result<Rendering, RenderError> {
     if let Some(name) = compose::duplicate_names(instances.iter().map(|i| i.name.as_str()))
         .into_iter()
         .next()
@@ -82,13 +98,14 @@ pub fn render(runtime: &Runtime, instances: &[Instance<'_>]) -> Result<Rendering
     }
 
     let mut configs = Vec::new();
+    let mut redacted = Vec::new();
     let mut invalid = Vec::new();
     for instance in instances {
-        match values::prepare(
-            &instance.component.metadata.config_schema,
-            instance.values.as_ref(),
-        ) {
-            Ok(config) => configs.push(config),
+        match prepare_values(instance, secrets.resolver) {
+            Ok((config, shown)) => {
+                configs.push(config);
+                redacted.push(shown);
+            }
             Err(err) => invalid.push((instance.name.clone(), err)),
         }
     }
@@ -164,7 +181,7 @@ pub fn render(runtime: &Runtime, instances: &[Instance<'_>]) -> Result<Rendering
     let mut logs = Vec::new();
     let mut outputs = Vec::new();
     let mut components = Vec::new();
-    for ((instance, rendered), config) in instances.iter().zip(rendered).zip(configs) {
+    for ((instance, rendered), config) in instances.iter().zip(rendered).zip(redacted) {
         if !rendered.log.is_empty() {
             logs.push((instance.name.clone(), rendered.log.clone()));
         }
@@ -186,14 +203,89 @@ pub fn render(runtime: &Runtime, instances: &[Instance<'_>]) -> Result<Rendering
             files: rendered.files,
         });
     }
-    let tree = compose::assemble(outputs, runtime.limits()).map_err(RenderError::Output)?;
+    let mut tree = compose::assemble(outputs, runtime.limits()).map_err(RenderError::Output)?;
+    let sealed = match secrets.sealer {
+        Some(sealer) => sealer.seal(&mut tree).map_err(RenderError::Output)?,
+        None => BTreeMap::new(),
+    };
+    // On exactly what would be written: nothing in plaintext gets past.
+    let leaks = compose::plaintext_problems(&tree);
+    if !leaks.is_empty() {
+        return Err(RenderError::Output(leaks));
+    }
     Ok(Rendering {
         tree,
         components,
         facts: table,
         diagnostics,
         logs,
+        sealed,
     })
+}
+
+/// Resolves the secret references of an instance's values, then fills in
+/// defaults and validates. Returns the configuration the component gets and
+/// the one shown and hashed, with each secret as the reference it was given
+/// as. A secret written in plaintext is refused, and no message repeats a
+/// secret's value.
+fn prepare_values(
+    instance: &Instance<'_>,
+    resolver: &Resolver,
+) -> Result<(serde_json::Value, serde_json::Value), ValuesError> {
+    let schema = &instance.component.metadata.config_schema;
+    let mut values = instance.values.clone();
+    let mut references = BTreeMap::new();
+    let mut plains = Vec::new();
+    let mut problems = Vec::new();
+    if let Some(values) = values.as_mut() {
+        values::secret_fields(schema, values, &mut |field, value| {
+            if Resolver::is_reference(value) {
+                match resolver.resolve(value) {
+                    Ok(plain) => {
+                        references.insert(field.to_string(), value.clone());
+                        plains.push(plain.clone());
+                        *value = serde_json::Value::String(plain);
+                    }
+                    Err(message) => problems.push(Violation {
+                        field: field.to_string(),
+                        message,
+                    }),
+                }
+            } else if !(value.is_null() || value.is_object()) {
+                problems.push(Violation {
+                    field: field.to_string(),
+                    message: format!(
+                        "is a secret, and cairn.yaml is committed: never write it in plaintext; {REFERENCE_HELP}"
+                    ),
+                });
+            }
+        });
+    }
+    if !problems.is_empty() {
+        return Err(ValuesError::Invalid(problems));
+    }
+    let config = values::prepare(schema, values.as_ref()).map_err(|err| match err {
+        ValuesError::Invalid(violations) => ValuesError::Invalid(
+            violations
+                .into_iter()
+                .map(|mut v| {
+                    for plain in plains.iter().filter(|p| !p.is_empty()) {
+                        v.message = v.message.replace(plain.as_str(), "(secret)");
+                    }
+                    v
+                })
+                .collect(),
+        ),
+        other => other,
+    })?;
+    let mut shown = config.clone();
+    values::secret_fields(schema, &mut shown, &mut |field, value| {
+        *value = references
+            .get(field)
+            .cloned()
+            .unwrap_or_else(|| serde_json::Value::String("(secret)".into()));
+    });
+    Ok((config, shown))
 }
 
 fn failure(instance: &Instance<'_>, error: CallError) -> ComponentFailure {

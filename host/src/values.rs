@@ -53,6 +53,71 @@ pub fn prepare(schema: &Value, values: Option<&Value>) -> Result<Value, ValuesEr
     Err(ValuesError::Invalid(violations))
 }
 
+/// Whether a (resolved) schema marks its value secret: `writeOnly: true`
+/// or `format: password`.
+fn is_secret(schema: &Value) -> bool {
+    schema.get("writeOnly").and_then(Value::as_bool) == Some(true)
+        || schema.get("format").and_then(Value::as_str) == Some("password")
+}
+
+/// Calls `visit` with the dotted path and the value of every field of
+/// `value` that `schema` marks secret. Follows properties,
+/// `additionalProperties`, array `items`, local `$ref`s and `allOf`.
+pub fn secret_fields(schema: &Value, value: &mut Value, visit: &mut dyn FnMut(&str, &mut Value)) {
+    walk_secrets(schema, schema, value, &mut String::new(), visit, 0);
+}
+
+fn walk_secrets(
+    root: &Value,
+    schema: &Value,
+    value: &mut Value,
+    path: &mut String,
+    visit: &mut dyn FnMut(&str, &mut Value),
+    depth: usize,
+) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    let schema = resolve(root, schema, 0);
+    if is_secret(schema) {
+        visit(path, value);
+        return;
+    }
+    if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
+        for sub in all {
+            walk_secrets(root, sub, value, path, visit, depth + 1);
+        }
+    }
+    let len = path.len();
+    match value {
+        Value::Object(object) => {
+            let properties = schema.get("properties").and_then(Value::as_object);
+            let additional = schema.get("additionalProperties").filter(|a| a.is_object());
+            for (name, child) in object.iter_mut() {
+                let Some(sub) = properties.and_then(|p| p.get(name)).or(additional) else {
+                    continue;
+                };
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(name);
+                walk_secrets(root, sub, child, path, visit, depth + 1);
+                path.truncate(len);
+            }
+        }
+        Value::Array(items) => {
+            if let Some(sub) = schema.get("items").filter(|i| i.is_object()) {
+                for (i, child) in items.iter_mut().enumerate() {
+                    path.push_str(&format!("[{i}]"));
+                    walk_secrets(root, sub, child, path, visit, depth + 1);
+                    path.truncate(len);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Every default the schema declares, for an empty configuration.
 pub fn defaults(schema: &Value) -> Value {
     let mut values = Value::Object(Map::new());
@@ -168,6 +233,45 @@ mod tests {
             values,
             json!({"replicas": 2, "mode": "fast", "issuer": {"name": "le", "email": "a@b.org", "server": "production"}})
         );
+    }
+
+    #[test]
+    fn finds_secret_fields_through_refs_items_and_maps() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "admin": {"$ref": "#/$defs/Password"},
+                "name": {"type": "string"},
+                "clients": {"type": "array", "items": {
+                    "type": "object",
+                    "properties": {"secret": {"type": "string", "writeOnly": true}}
+                }},
+                "tokens": {"type": "object", "additionalProperties": {"type": "string", "writeOnly": true}}
+            },
+            "$defs": {"Password": {"type": "string", "format": "password"}}
+        });
+        let mut values = json!({
+            "admin": "a", "name": "n",
+            "clients": [{"secret": "s0"}, {"secret": "s1"}],
+            "tokens": {"x": "t"}
+        });
+        let mut found = Vec::new();
+        secret_fields(&schema, &mut values, &mut |path, value| {
+            found.push(path.to_string());
+            *value = json!("***");
+        });
+        found.sort();
+        assert_eq!(
+            found,
+            [
+                "admin",
+                "clients[0].secret",
+                "clients[1].secret",
+                "tokens.x"
+            ]
+        );
+        assert_eq!(values["name"], "n");
+        assert_eq!(values["clients"][1]["secret"], "***");
     }
 
     #[test]

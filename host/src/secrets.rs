@@ -1,0 +1,480 @@
+//! Secrets on their way from the user to git, never in plaintext:
+//!
+//! - *in*: values a component's schema marks secret (`writeOnly: true` or
+//!   `format: password`) are given in cairn.yaml as references (`{env: NAME}`,
+//!   `{file: PATH}` outside the repo, `{sops: FILE, key: a.b}`), resolved here
+//!   at generate time and never written back;
+//! - *out*: every `Secret` a component renders (and any object annotated
+//!   [`SENSITIVE_ANNOTATION`]) is sealed as SOPS for the age recipients of
+//!   cairn.yaml before anything is written. An object whose plaintext did not
+//!   change keeps its previous ciphertext byte for byte, so an unchanged
+//!   secret is an unchanged file.
+//!
+//! The lock keeps, per sealed object, only a salted SHA-256 of its
+//! plaintext: enough to tell "unchanged" without the user's identity, and
+//! useless for guessing the value without brute force per object.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use rand_core::{OsRng, RngCore};
+use serde::{Deserialize, Serialize};
+use serde_yaml::Value;
+
+use crate::compose::{self, OutputProblem, Tree};
+use crate::sops;
+
+/// The annotation by which a component asks for a non-Secret object to be
+/// sealed like a Secret (its `data`/`stringData`).
+pub const SENSITIVE_ANNOTATION: &str = "cairn.dev/sensitive";
+
+/// cairn.yaml's `secrets:` section.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// The age recipients (`age1...`) every rendered Secret is sealed to:
+    /// the cluster's (from `cairn bootstrap`) and, usually, the team's.
+    #[serde(default)]
+    pub age: Vec<String>,
+}
+
+impl SecretsConfig {
+    /// Parses the recipients; `origin` names cairn.yaml in errors.
+    pub fn recipients(&self, origin: &str) -> anyhow::Result<Vec<age::x25519::Recipient>> {
+        self.age
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                r.trim().parse().map_err(|e| {
+                    anyhow::anyhow!(
+                        "{origin}: secrets.age[{i}] {r:?} is not an age recipient ({e}); it looks like age1... (`cairn bootstrap` prints the cluster's)"
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+/// What the lock keeps of a sealed object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealedDigest {
+    /// Random, per object, hex.
+    pub salt: String,
+    /// SHA-256 of the salt followed by the object's plaintext JSON, hex.
+    pub sha256: String,
+}
+
+/// The age identities this machine has, for opening SOPS files: the
+/// `SOPS_AGE_KEY` and `SOPS_AGE_KEY_FILE` that the `sops` CLI reads, its
+/// default key file, and the identities `cairn bootstrap` generated.
+pub fn identities() -> anyhow::Result<Vec<age::x25519::Identity>> {
+    let mut out = Vec::new();
+    if let Ok(text) = std::env::var("SOPS_AGE_KEY") {
+        out.extend(sops::parse_identities(&text).context("SOPS_AGE_KEY")?);
+    }
+    if let Ok(path) = std::env::var("SOPS_AGE_KEY_FILE") {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read SOPS_AGE_KEY_FILE {path}"))?;
+        out.extend(sops::parse_identities(&text).with_context(|| path.clone())?);
+    }
+    let mut files = Vec::new();
+    if let Some(config) = dirs::config_dir() {
+        files.push(config.join("sops/age/keys.txt"));
+        if let Ok(entries) = std::fs::read_dir(crate::keys::keys_root_in(&config)) {
+            for entry in entries.flatten() {
+                files.push(entry.path().join(crate::keys::AGE_FILE));
+            }
+        }
+    }
+    for file in files {
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            out.extend(sops::parse_identities(&text).with_context(|| file.display().to_string())?);
+        }
+    }
+    Ok(out)
+}
+
+/// Resolves the references of secret values, relative to the directory of
+/// the file that holds them.
+pub struct Resolver {
+    base: PathBuf,
+    /// The git work tree around `base`, which a `{file:}` must stay out of.
+    repo: Option<PathBuf>,
+    identities: std::sync::OnceLock<Result<Vec<age::x25519::Identity>, String>>,
+}
+
+/// How to write a secret value in cairn.yaml, for error messages.
+pub const REFERENCE_HELP: &str = "give it as `{env: NAME}`, `{file: PATH}` (outside the repo) or `{sops: FILE, key: KEY}` (a SOPS-encrypted file)";
+
+impl Resolver {
+    pub fn new(base: &Path) -> Self {
+        let base = std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
+        let repo = base
+            .ancestors()
+            .find(|dir| dir.join(".git").exists())
+            .map(Path::to_path_buf);
+        Self {
+            base,
+            repo,
+            identities: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Whether `value` is a reference at all (else it is left to the schema).
+    pub fn is_reference(value: &serde_json::Value) -> bool {
+        value.as_object().is_some_and(|m| {
+            m.contains_key("env") || m.contains_key("file") || m.contains_key("sops")
+        })
+    }
+
+    /// The secret a reference names; the error says what to fix.
+    pub fn resolve(&self, reference: &serde_json::Value) -> Result<String, String> {
+        let map = reference
+            .as_object()
+            .ok_or_else(|| format!("is a secret: {REFERENCE_HELP}"))?;
+        let text = |key: &str| map.get(key).and_then(serde_json::Value::as_str);
+        let allowed: &[&str] = if map.contains_key("sops") {
+            &["sops", "key"]
+        } else {
+            &["env", "file"]
+        };
+        if let Some(extra) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+            return Err(format!(
+                "unexpected {extra:?} in a secret reference; {REFERENCE_HELP}"
+            ));
+        }
+        if let Some(name) = text("env") {
+            return std::env::var(name).map_err(|_| {
+                format!("environment variable {name} (named by {{env: {name}}}) is not set")
+            });
+        }
+        if let Some(file) = text("file") {
+            let path = self.path(file);
+            if let Some(repo) = &self.repo {
+                let real = path.canonicalize().unwrap_or_else(|_| path.clone());
+                if real.starts_with(repo) {
+                    return Err(format!(
+                        "{{file: {file}}} is inside the git repository {}; keep secret files outside it, or encrypt it and use {{sops: {file}, key: KEY}}",
+                        repo.display()
+                    ));
+                }
+            }
+            let mut text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read {} ({e})", path.display()))?;
+            if text.ends_with('\n') {
+                text.pop();
+                if text.ends_with('\r') {
+                    text.pop();
+                }
+            }
+            return Ok(text);
+        }
+        if let Some(file) = text("sops") {
+            let key = text("key").ok_or_else(|| {
+                format!("{{sops: {file}}} needs `key:`, the dotted path of the value in it")
+            })?;
+            return self.sops_value(file, key);
+        }
+        Err(format!(
+            "a secret reference's value must be a string; {REFERENCE_HELP}"
+        ))
+    }
+
+    fn path(&self, file: &str) -> PathBuf {
+        match file.strip_prefix("~/") {
+            Some(rest) => dirs::home_dir().unwrap_or_default().join(rest),
+            None => self.base.join(file),
+        }
+    }
+
+    fn sops_value(&self, file: &str, key: &str) -> Result<String, String> {
+        let path = self.path(file);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {} ({e})", path.display()))?;
+        let doc: Value = serde_yaml::from_str(&text)
+            .map_err(|e| format!("{} is not YAML ({e})", path.display()))?;
+        let identities = self
+            .identities
+            .get_or_init(|| identities().map_err(|e| format!("{e:#}")))
+            .as_ref()
+            .map_err(Clone::clone)?;
+        let plain = sops::decrypt(&doc, identities).map_err(|e| {
+            format!(
+                "cannot decrypt {}: {e}; set SOPS_AGE_KEY_FILE to an identity it is encrypted to",
+                path.display()
+            )
+        })?;
+        let mut value = &plain;
+        for part in key.split('.') {
+            value = value
+                .get(part)
+                .ok_or_else(|| format!("{} has no key {key:?}", path.display()))?;
+        }
+        match value {
+            Value::String(s) => Ok(s.clone()),
+            Value::Number(n) => Ok(n.to_string()),
+            Value::Bool(b) => Ok(b.to_string()),
+            _ => Err(format!(
+                "{key:?} in {} is not a single value",
+                path.display()
+            )),
+        }
+    }
+}
+
+/// Seals rendered objects for the configured recipients.
+pub struct Sealer {
+    recipients: Vec<age::x25519::Recipient>,
+    identities: Vec<age::x25519::Identity>,
+    /// Where the previous generation's files are, to keep their ciphertext.
+    output: PathBuf,
+    previous: BTreeMap<String, SealedDigest>,
+    now: String,
+}
+
+impl Sealer {
+    pub fn new(
+        recipients: Vec<age::x25519::Recipient>,
+        identities: Vec<age::x25519::Identity>,
+        output: PathBuf,
+        previous: BTreeMap<String, SealedDigest>,
+    ) -> Self {
+        Self {
+            recipients,
+            identities,
+            output,
+            previous,
+            now: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        }
+    }
+
+    /// Seals every sensitive object in `tree`, in place. Returns the digests
+    /// for the lock, keyed `PATH#Kind/namespace/name`.
+    pub fn seal(
+        &self,
+        tree: &mut Tree,
+    ) -> Result<BTreeMap<String, SealedDigest>, Vec<OutputProblem>> {
+        let mut digests = BTreeMap::new();
+        let mut problems = Vec::new();
+        let wanted: BTreeSet<String> = self.recipients.iter().map(|r| r.to_string()).collect();
+        for (path, file) in tree.iter_mut() {
+            let Ok(docs) = compose::documents(&file.content)
+                .into_iter()
+                .collect::<Result<Vec<Value>, _>>()
+            else {
+                continue;
+            };
+            if !docs.iter().any(needs_sealing) {
+                continue;
+            }
+            let previous = self.previous_objects(path);
+            let mut out = Vec::new();
+            for doc in docs {
+                if !needs_sealing(&doc) {
+                    out.push(doc);
+                    continue;
+                }
+                let id = format!("{path}#{}", object_id(&doc));
+                let plain = serde_json::to_string(&doc).expect("YAML values serialise as JSON");
+                let salt = self
+                    .previous
+                    .get(&id)
+                    .map(|d| d.salt.clone())
+                    .unwrap_or_else(random_salt);
+                let digest = SealedDigest {
+                    sha256: crate::repo::sha256(&format!("{salt}{plain}")),
+                    salt,
+                };
+                let kept = previous.get(&object_id(&doc)).filter(|old| {
+                    sops::recipients(old).into_iter().collect::<BTreeSet<_>>() == wanted
+                        && self.unchanged(old, &doc, &id, &digest)
+                });
+                match kept {
+                    Some(old) => out.push(old.clone()),
+                    None => match sops::DataKey::generate(&self.recipients)
+                        .and_then(|key| sops::encrypt(&doc, &key, &self.now))
+                    {
+                        Ok(sealed) => out.push(sealed),
+                        Err(err) => problems.push(OutputProblem {
+                            component: file.component.clone().unwrap_or_default(),
+                            file: path.clone(),
+                            problem: format!("cannot encrypt {}: {err:#}", object_id(&doc)),
+                        }),
+                    },
+                }
+                digests.insert(id, digest);
+            }
+            file.content = out
+                .iter()
+                .map(|d| serde_yaml::to_string(d).expect("YAML values serialise"))
+                .collect::<Vec<_>>()
+                .join("---\n");
+        }
+        if problems.is_empty() {
+            Ok(digests)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Whether `old` (sealed) holds exactly `doc`: by decrypting it when an
+    /// identity opens it, else by the salted digest the lock kept.
+    fn unchanged(&self, old: &Value, doc: &Value, id: &str, digest: &SealedDigest) -> bool {
+        if let Ok(key) = sops::data_key(old, &self.identities) {
+            return sops::decrypt_with(old, &key).is_ok_and(|plain| plain == *doc);
+        }
+        self.previous.get(id) == Some(digest)
+    }
+
+    /// The sealed objects of the file now at `path`, by object id.
+    fn previous_objects(&self, path: &str) -> BTreeMap<String, Value> {
+        let Ok(text) = std::fs::read_to_string(self.output.join(path)) else {
+            return BTreeMap::new();
+        };
+        compose::documents(&text)
+            .into_iter()
+            .flatten()
+            .filter(sops::is_encrypted)
+            .map(|doc| (object_id(&doc), doc))
+            .collect()
+    }
+}
+
+fn random_salt() -> String {
+    let mut salt = [0u8; 16];
+    OsRng.fill_bytes(&mut salt);
+    salt.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `doc` must be sealed: a Secret, or annotated sensitive, not yet
+/// sealed.
+pub fn needs_sealing(doc: &Value) -> bool {
+    if sops::is_encrypted(doc) {
+        return false;
+    }
+    let secret = doc.get("kind").and_then(Value::as_str) == Some("Secret");
+    let marked = doc
+        .get("metadata")
+        .and_then(|m| m.get("annotations"))
+        .and_then(|a| a.get(SENSITIVE_ANNOTATION))
+        .is_some_and(|v| v.as_str() == Some("true") || v.as_bool() == Some(true));
+    secret || marked
+}
+
+/// `Kind/namespace/name` of a Kubernetes object.
+fn object_id(doc: &Value) -> String {
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("").to_string();
+    let meta = doc.get("metadata");
+    format!(
+        "{}/{}/{}",
+        text(doc.get("kind")),
+        text(meta.and_then(|m| m.get("namespace"))),
+        text(meta.and_then(|m| m.get("name")))
+    )
+}
+
+/// Every YAML file under `dir` (not `.git`) that holds a plaintext secret
+/// or a key, by path relative to `dir`, with why.
+pub fn scan_plaintext(dir: &Path) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&current) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                if entry.file_name() != ".git" {
+                    stack.push(path);
+                }
+                continue;
+            }
+            let yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
+            if !kind.is_file() || !yaml {
+                continue;
+            }
+            if let Ok(text) = std::fs::read_to_string(&path)
+                && let Some(why) = compose::plaintext_secret(&text)
+            {
+                let rel = path.strip_prefix(dir).unwrap_or(&path);
+                found.push((rel.display().to_string(), why));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The `.sops.yaml` name, at the repository root.
+pub const SOPS_CONFIG: &str = ".sops.yaml";
+
+/// The repository's `.sops.yaml` with a creation rule for the files under
+/// `rel` (the output, relative to the repository root) sealed to
+/// `recipients`, so that `sops` edits them as cairn writes them. `None`
+/// when the file already has that rule.
+pub fn sops_config(
+    existing: Option<&str>,
+    rel: &str,
+    recipients: &[String],
+) -> anyhow::Result<Option<String>> {
+    let escaped: String = rel
+        .trim_start_matches("./")
+        .trim_end_matches('/')
+        .chars()
+        .flat_map(|c| {
+            if ".+*?()[]{}|^$\\".contains(c) {
+                vec!['\\', c]
+            } else {
+                vec![c]
+            }
+        })
+        .collect();
+    let path_regex = if escaped.is_empty() || escaped == "\\." {
+        r"\.ya?ml$".to_string()
+    } else {
+        format!(r"^{escaped}/.*\.ya?ml$")
+    };
+    let mut rule = serde_yaml::Mapping::new();
+    rule.insert("path_regex".into(), path_regex.clone().into());
+    rule.insert("encrypted_regex".into(), sops::ENCRYPTED_REGEX.into());
+    rule.insert("age".into(), recipients.join(",").into());
+    let rule = Value::Mapping(rule);
+    let mut doc: Value = match existing {
+        Some(text) => serde_yaml::from_str(text)
+            .with_context(|| format!("{SOPS_CONFIG} is not valid YAML; fix it, then re-run"))?,
+        None => Value::Null,
+    };
+    if doc.is_null() {
+        doc = Value::Mapping(serde_yaml::Mapping::new());
+    }
+    let rules = doc
+        .as_mapping_mut()
+        .with_context(|| format!("{SOPS_CONFIG} is not a mapping"))?
+        .entry("creation_rules".into())
+        .or_insert_with(|| Value::Sequence(Vec::new()))
+        .as_sequence_mut()
+        .with_context(|| format!("{SOPS_CONFIG}: creation_rules is not a list"))?;
+    let position = rules
+        .iter()
+        .position(|r| r.get("path_regex").and_then(Value::as_str) == Some(path_regex.as_str()));
+    match position {
+        Some(i) if rules[i] == rule => return Ok(None),
+        Some(i) => rules[i] = rule,
+        // sops takes the first rule that matches: cairn's go first.
+        None => rules.insert(0, rule),
+    }
+    let body = serde_yaml::to_string(&doc).expect("YAML serialises");
+    Ok(Some(if existing.is_none() {
+        format!(
+            "# How `sops` encrypts files here; cairn keeps the rule for its output in step with cairn.yaml.\n{body}"
+        )
+    } else {
+        body
+    }))
+}

@@ -24,7 +24,10 @@ const schema = {
     provider: { description: 'Identity provider.', enum: ['github', 'gitlab', 'google', 'oidc'], default: defaults.provider },
     oidcIssuerUrl: { description: 'Issuer URL, for the oidc provider.', type: ['string', 'null'], format: 'uri', default: null },
     emailDomains: { description: 'E-mail domains allowed to sign in.', type: 'array', items: { type: 'string' }, default: defaults.emailDomains },
-    secretName: { description: 'Secret with client-id, client-secret and cookie-secret.', type: 'string', minLength: 1, default: defaults.secretName },
+    secretName: { description: 'Secret with client-id, client-secret and cookie-secret: an existing one, or the one rendered from clientSecret.', type: 'string', minLength: 1, default: defaults.secretName },
+    clientId: { description: 'OAuth client ID; with clientSecret and cookieSecret, the Secret is rendered (encrypted by cairn).', type: 'string', minLength: 1 },
+    clientSecret: { description: 'OAuth client secret (a secret: give it as a reference such as {env: NAME}).', type: 'string', writeOnly: true, minLength: 1 },
+    cookieSecret: { description: 'Cookie encryption secret of 16, 24 or 32 bytes (a secret: give it as a reference).', type: 'string', writeOnly: true, minLength: 16, maxLength: 44 },
     namespace: { description: 'Namespace the proxy runs in.', type: 'string', default: defaults.namespace },
     chartVersion: { description: 'Version of the oauth2-proxy Helm chart.', type: 'string', default: defaults.chartVersion },
   },
@@ -37,7 +40,7 @@ export function describe() {
     title: 'OAuth2 Proxy',
     description: 'Signs users in with your identity provider in front of Grafana.',
     category: 'security',
-    readme: 'oauth2-proxy in front of Grafana; secrets come from an existing Secret.',
+    readme: 'oauth2-proxy in front of Grafana. Its credentials come from an existing Secret, or from clientId, clientSecret and cookieSecret given as secret references, which cairn renders into a SOPS-encrypted Secret.',
     configSchema: JSON.stringify(schema),
     provides: [{ key: 'auth.grafana', description: 'an authenticating proxy serves Grafana\'s host', required: false }],
     reads: [
@@ -60,6 +63,22 @@ export function render(configJson, facts) {
     throw { tag: 'invalid-config', val: [{ severity: 'error', message: 'the oidc provider needs oidcIssuerUrl', field: 'oidcIssuerUrl', file: undefined }] };
   }
   const ns = config.namespace;
+  const credentials = [config.clientId, config.clientSecret, config.cookieSecret];
+  const secretFiles = [];
+  if (credentials.some((c) => c !== undefined)) {
+    const missing = ['clientId', 'clientSecret', 'cookieSecret'].filter((k) => config[k] === undefined);
+    if (missing.length > 0) {
+      throw { tag: 'invalid-config', val: missing.map((field) => ({ severity: 'error', message: 'clientId, clientSecret and cookieSecret go together: set all three, or none to use an existing Secret', field, file: undefined })) };
+    }
+    const secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: config.secretName, namespace: ns },
+      type: 'Opaque',
+      stringData: { 'client-id': config.clientId, 'client-secret': config.clientSecret, 'cookie-secret': config.cookieSecret },
+    };
+    secretFiles.push({ path: 'secret.yaml', content: toYaml(secret) });
+  }
   const values = {
     config: { existingSecret: config.secretName },
     extraArgs: {
@@ -110,6 +129,7 @@ export function render(configJson, facts) {
       { path: 'namespace.yaml', content: toYaml({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }) },
       { path: 'helmrepository.yaml', content: toYaml(repository) },
       { path: 'helmrelease.yaml', content: toYaml(release) },
+      ...secretFiles,
     ],
     diagnostics,
   };

@@ -11,8 +11,14 @@ pub struct Config {
     /// Namespace Grafana runs in.
     pub namespace: String,
     /// An existing Secret holding `admin-user` and `admin-password`; when
-    /// unset the chart generates a password into the `grafana` Secret.
+    /// neither this nor `adminPassword` is set, the chart generates a
+    /// password into the `grafana` Secret.
     pub admin_secret: Option<String>,
+    /// The admin password. A secret: give it in cairn.yaml as a reference
+    /// (`{env: NAME}`, `{file: PATH}`, `{sops: FILE, key: KEY}`); cairn
+    /// renders it into the `grafana-admin` Secret, encrypted with SOPS.
+    #[schemars(extend("writeOnly" = true), length(min = 8))]
+    pub admin_password: Option<String>,
     /// Expose Grafana on `grafana.<domain>` when the ingress facts exist.
     pub ingress: bool,
     /// Extra dashboards: name to dashboard JSON.
@@ -26,6 +32,7 @@ impl Default for Config {
         Self {
             namespace: "monitoring".into(),
             admin_secret: None,
+            admin_password: None,
             ingress: true,
             dashboards: BTreeMap::new(),
             chart_version: "10.0.0".into(),
@@ -34,6 +41,9 @@ impl Default for Config {
 }
 
 pub struct Grafana;
+
+/// The Secret rendered from `adminPassword`.
+const ADMIN_SECRET: &str = "grafana-admin";
 
 const OVERVIEW: &str = include_str!("../dashboards/cluster-overview.json");
 
@@ -100,11 +110,32 @@ impl Component for Grafana {
             values["datasources"] =
                 json!({"datasources.yaml": {"apiVersion": 1, "datasources": datasources}});
         }
-        if let Some(secret) = &config.admin_secret {
+        let mut output = Output::new();
+        let admin_secret = match (&config.admin_secret, &config.admin_password) {
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(
+                    Some("adminPassword"),
+                    "set adminSecret or adminPassword, not both",
+                ));
+            }
+            (Some(secret), None) => Some(secret.clone()),
+            (None, Some(password)) => {
+                let meta = ObjectMeta::namespaced(ADMIN_SECRET, ns);
+                let secret = Object::new("v1", "Secret", meta)
+                    .with("type", json!("Opaque"))
+                    .with(
+                        "stringData",
+                        json!({"admin-user": "admin", "admin-password": password}),
+                    );
+                output = output.file("admin-secret.yaml", &[secret])?;
+                Some(ADMIN_SECRET.to_string())
+            }
+            (None, None) => None,
+        };
+        if let Some(secret) = admin_secret {
             values["admin"] = json!({"existingSecret": secret, "userKey": "admin-user", "passwordKey": "admin-password"});
         }
         let proxied = facts.get_flag("auth.grafana");
-        let mut output = Output::new();
         match (
             facts.get_text("ingress.domain"),
             facts.get_text("ingress.class"),
@@ -208,6 +239,32 @@ mod tests {
                 .unwrap()
                 .contains("secretName: grafana-tls")
         );
+    }
+
+    #[test]
+    fn an_admin_password_becomes_a_secret_the_chart_reads() {
+        let out =
+            testing::render::<Grafana>(json!({"adminPassword": "correct horse"}), &Facts::new())
+                .unwrap();
+        let secret = out.content("admin-secret.yaml").unwrap();
+        assert!(
+            secret.contains("kind: Secret") && secret.contains("admin-password: correct horse"),
+            "{secret}"
+        );
+        assert!(
+            out.content("helmrelease.yaml")
+                .unwrap()
+                .contains("existingSecret: grafana-admin")
+        );
+        let both = json!({"adminPassword": "correct horse", "adminSecret": "mine"});
+        assert!(testing::render::<Grafana>(both, &Facts::new()).is_err());
+    }
+
+    #[test]
+    fn the_admin_password_is_marked_secret_in_the_schema() {
+        let schema = cairn_sdk::serde_json::to_value(cairn_sdk::schemars::schema_for!(Config))
+            .unwrap();
+        assert_eq!(schema["properties"]["adminPassword"]["writeOnly"], true);
     }
 
     #[test]

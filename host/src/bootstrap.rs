@@ -66,6 +66,9 @@ pub struct BootstrapReport {
     /// The cluster's directory, relative to the repository root.
     pub path: String,
     pub flux_version: String,
+    /// The URL Flux pulls; `converted` when it was given in scp form.
+    pub url: String,
+    pub converted: bool,
     /// Where the install manifests came from.
     pub flux_source: String,
     /// Files written in the repository, relative to its root.
@@ -261,6 +264,8 @@ pub fn bootstrap(options: &BootstrapOptions) -> anyhow::Result<BootstrapReport> 
     Ok(BootstrapReport {
         cluster: options.cluster.clone(),
         path: rel,
+        converted: url != options.url.trim(),
+        url,
         flux_version,
         flux_source,
         written,
@@ -552,8 +557,8 @@ fn fetch_manifests(
         .join("cairn/flux")
         .join(format!("v{version}"))
         .join("install.yaml");
-    let text = match std::fs::read_to_string(&cache) {
-        Ok(text) => text,
+    let (text, downloaded) = match std::fs::read_to_string(&cache) {
+        Ok(text) => (text, false),
         Err(_) if options.offline => bail!(
             "Flux {version}'s manifests are not in the cache ({}) and --offline forbids downloading them; pass --flux-manifests FILE",
             cache.display()
@@ -561,17 +566,13 @@ fn fetch_manifests(
         Err(_) => {
             let text = download(&url)?;
             check_manifests(&text, &url)?;
-            if let Some(dir) = cache.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            crate::repo::write_file_atomic(&cache, &text)?;
-            text
+            (text, true)
         }
     };
     let sha = crate::repo::sha256(&text);
     if let Some(locked) = locked
         && locked.version == version
-        && locked.source == url
+        && locked.source.contains("://")
         && locked.sha256 != sha
     {
         bail!(
@@ -579,6 +580,13 @@ fn fetch_manifests(
             locked.sha256,
             cache.display()
         );
+    }
+    // Cached only once checked, so a refused download is not kept.
+    if downloaded {
+        if let Some(dir) = cache.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        crate::repo::write_file_atomic(&cache, &text)?;
     }
     Ok(Fetched {
         version,
@@ -654,6 +662,8 @@ fn manifest_version(text: &str) -> Option<String> {
 }
 
 const HEADER_PREFIX: &str = "# Flux v";
+/// How many lines [`components_file`] puts before the manifests.
+const HEADER_LINES: usize = 2;
 
 /// `gotk-components.yaml`: a header naming the version, then the manifests.
 fn components_file(version: &str, manifests: &str) -> String {
@@ -666,16 +676,14 @@ fn components_file(version: &str, manifests: &str) -> String {
     )
 }
 
-/// The manifests of a `gotk-components.yaml`, without the header.
+/// The manifests of a `gotk-components.yaml`, without the header's lines.
 fn body_of(text: &str) -> &str {
-    let mut rest = text;
-    while rest.starts_with("# ") {
-        match rest.find('\n') {
-            Some(i) => rest = &rest[i + 1..],
-            None => return "",
-        }
+    if !text.starts_with(HEADER_PREFIX) {
+        return text;
     }
-    rest
+    text.splitn(HEADER_LINES + 1, '\n')
+        .nth(HEADER_LINES)
+        .unwrap_or("")
 }
 
 /// The version in a `gotk-components.yaml` header.
@@ -764,8 +772,9 @@ mod tests {
 
     #[test]
     fn the_header_names_the_version_and_is_not_part_of_the_digest() {
-        let text = components_file("2.7.2", "kind: A\n");
+        let manifests = "# Flux's own comment\nkind: A\n";
+        let text = components_file("2.7.2", manifests);
         assert_eq!(header_version(&text).as_deref(), Some("2.7.2"));
-        assert_eq!(body_of(&text), "kind: A\n");
+        assert_eq!(body_of(&text), manifests);
     }
 }

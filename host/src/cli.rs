@@ -502,6 +502,12 @@ fn run_bootstrap(args: BootstrapArgs) -> anyhow::Result<ExitCode> {
         "cluster {} at {} with Flux {} ({})",
         report.cluster, report.path, report.flux_version, report.flux_source
     ));
+    if report.converted {
+        say(format!(
+            "url: {} (Flux accepts only ssh:// URLs, so the scp form was converted)",
+            report.url
+        ));
+    }
     if report.written.is_empty() {
         say("nothing changed".into());
     }
@@ -744,8 +750,14 @@ fn run_lint(args: LintArgs) -> anyhow::Result<ExitCode> {
             report.checked,
             report.problems.len()
         );
-    } else {
+    } else if report.problems.is_empty() {
         println!("{} objects, values and output valid", report.objects);
+    } else {
+        println!(
+            "{} objects, {} problems",
+            report.objects,
+            report.problems.len()
+        );
     }
     Ok(if report.problems.is_empty() {
         ExitCode::SUCCESS

@@ -49,10 +49,19 @@ impl World {
         self.path("cache")
     }
 
-    /// `cairn` with an isolated cache and no inherited XDG settings.
+    /// The test's own config directory, where bootstrap keeps keys.
+    pub fn config_dir(&self) -> PathBuf {
+        self.path("config")
+    }
+
+    /// `cairn` with an isolated cache and config directory, and none of the
+    /// user's age identities.
     pub fn cairn(&self) -> Command {
         let mut cmd = Command::cargo_bin("cairn").unwrap();
         cmd.env("XDG_CACHE_HOME", self.cache_dir())
+            .env("XDG_CONFIG_HOME", self.config_dir())
+            .env_remove("SOPS_AGE_KEY")
+            .env_remove("SOPS_AGE_KEY_FILE")
             .current_dir(self.dir.path());
         cmd
     }
@@ -313,4 +322,28 @@ pub fn shared_schemas() -> Option<PathBuf> {
         return None;
     }
     Some(schemas)
+}
+
+/// A program the tests need from the system, by name.
+pub fn system_tool(name: &str) -> PathBuf {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("{name} is not on PATH: run `make test`, which installs it (tests/tools/install-age)")
+        })
+}
+
+/// Checks SOPS files with the `age` CLI and Python's `cryptography`
+/// (tests/tools/sops-check), returning the decrypted documents.
+pub fn sops_check(identity: &Path, files: &[PathBuf]) -> serde_json::Value {
+    system_tool("age");
+    let output = std::process::Command::new(py_tool("python"))
+        .arg(root().join("tests/tools/sops-check"))
+        .arg(identity)
+        .args(files)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "sops-check: {}", stderr(&output));
+    serde_json::from_slice(&output.stdout).unwrap()
 }

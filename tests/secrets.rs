@@ -1,0 +1,310 @@
+//! Secrets never reach git in plaintext: secret values come from references,
+//! rendered Secrets are sealed with SOPS for age recipients (checked with the
+//! `age` CLI and Python's `cryptography`), an unchanged secret keeps its
+//! ciphertext, and verify/lint catch a plaintext secret anywhere.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::{World, stderr, stdout};
+
+const PASSWORD: &str = "correct-horse-battery";
+
+/// An age identity made by the `age-keygen` CLI: (identity file, recipient).
+fn age_identity(world: &World, name: &str) -> (PathBuf, String) {
+    let path = world.path(&format!("keys/{name}.txt"));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let output = std::process::Command::new(support::system_tool("age-keygen"))
+        .arg("-o")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let recipient = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .unwrap()
+        .to_string();
+    (path, recipient)
+}
+
+/// A GitOps repo (a git work tree) whose cairn.yaml uses the reference stack
+/// with grafana's admin password from `password` and `secrets`.
+fn gitops(world: &World, password: &str, secrets: &str) -> PathBuf {
+    let dir = world.path("gitops");
+    std::fs::create_dir_all(&dir).unwrap();
+    support::git(&dir, &["init", "-q"]);
+    write_config(&dir, password, secrets);
+    dir
+}
+
+fn write_config(dir: &Path, password: &str, secrets: &str) {
+    std::fs::write(
+        dir.join("cairn.yaml"),
+        format!(
+            "stack:\n  source: {}\nvalues:\n  cert-manager:\n    issuer:\n      email: ops@example.com\n  namespaces:\n    enabled: false\n  grafana:\n    adminPassword: {password}\n{secrets}",
+            support::reference_stack().display()
+        ),
+    )
+    .unwrap();
+}
+
+fn recipients(list: &[&str]) -> String {
+    let mut out = String::from("secrets:\n  age:\n");
+    for r in list {
+        out.push_str(&format!("    - {r}\n"));
+    }
+    out
+}
+
+fn cairn(world: &World, dir: &Path, args: &[&str]) -> assert_cmd::Command {
+    let mut cmd = world.cairn_in(dir, args);
+    cmd.env("XDG_CACHE_HOME", support::shared_cache())
+        .env("GRAFANA_PASSWORD", PASSWORD);
+    cmd
+}
+
+fn run(mut cmd: assert_cmd::Command) -> std::process::Output {
+    cmd.output().unwrap()
+}
+
+fn ok(cmd: assert_cmd::Command) -> String {
+    let output = run(cmd);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    stdout(&output)
+}
+
+#[test]
+fn a_secret_written_in_plaintext_is_refused_and_nothing_is_written() {
+    let world = World::new();
+    let (_, recipient) = age_identity(&world, "team");
+    let dir = gitops(&world, PASSWORD, &recipients(&[&recipient]));
+    let output = run(cairn(&world, &dir, &["generate"]));
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains("cairn.yaml")
+            && err.contains("grafana.adminPassword: is a secret")
+            && err.contains("{env: NAME}"),
+        "{err}"
+    );
+    assert!(
+        !err.contains(PASSWORD),
+        "the error repeats the secret: {err}"
+    );
+    assert!(!dir.join("cairn.lock").exists() && !dir.join("grafana").exists());
+}
+
+#[test]
+fn a_rendered_secret_without_recipients_is_refused() {
+    let world = World::new();
+    let dir = gitops(&world, "{env: GRAFANA_PASSWORD}", "");
+    let output = run(cairn(&world, &dir, &["generate"]));
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains("component \"grafana\", file \"admin-secret.yaml\"")
+            && err.contains("plaintext stringData")
+            && err.contains("secrets.age"),
+        "{err}"
+    );
+    assert!(!dir.join("cairn.lock").exists());
+}
+
+#[test]
+fn sealed_secrets_open_with_independent_tools_and_nothing_leaks() {
+    let world = World::new();
+    let (team, team_recipient) = age_identity(&world, "team");
+    let (cluster, cluster_recipient) = age_identity(&world, "cluster");
+    let dir = gitops(
+        &world,
+        "{env: GRAFANA_PASSWORD}",
+        &recipients(&[&team_recipient, &cluster_recipient]),
+    );
+    ok(cairn(&world, &dir, &["generate"]));
+
+    let sealed = dir.join("grafana/admin-secret.yaml");
+    let text = std::fs::read_to_string(&sealed).unwrap();
+    assert!(
+        text.contains("admin-password: ENC[AES256_GCM,")
+            && text.contains("encrypted_regex: ^(data|stringData)$")
+            && text.contains("name: grafana-admin"),
+        "{text}"
+    );
+    // Either recipient opens it, with tools that share no code with cairn.
+    for identity in [&team, &cluster] {
+        let docs = support::sops_check(identity, std::slice::from_ref(&sealed));
+        assert_eq!(docs[0]["stringData"]["admin-password"], PASSWORD);
+        assert_eq!(docs[0]["metadata"]["namespace"], "monitoring");
+    }
+
+    // Nowhere in the repository, lock included, is the password, its
+    // unsalted hash, or a key.
+    let plain_hash = sha256_hex(PASSWORD);
+    for (path, content) in support::read_tree(&dir) {
+        assert!(!content.contains(PASSWORD), "{path} holds the password");
+        assert!(!content.contains(&plain_hash), "{path} holds its hash");
+        assert!(
+            !content.contains("AGE-SECRET-KEY-1") && !content.contains("PRIVATE KEY"),
+            "{path} holds a key"
+        );
+    }
+    let lock = std::fs::read_to_string(dir.join("cairn.lock")).unwrap();
+    assert!(
+        lock.contains("grafana/admin-secret.yaml#Secret/monitoring/grafana-admin")
+            && lock.contains("salt:"),
+        "{lock}"
+    );
+
+    // A .sops.yaml lets the sops CLI edit what cairn wrote.
+    let rules = std::fs::read_to_string(dir.join(".sops.yaml")).unwrap();
+    assert!(
+        rules.contains(r"path_regex: \.ya?ml$")
+            && rules.contains(&format!("{team_recipient},{cluster_recipient}"))
+            && rules.contains("encrypted_regex: ^(data|stringData)$"),
+        "{rules}"
+    );
+    assert!(ok(cairn(&world, &dir, &["verify"])).contains("matches"));
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!("{:x}", Sha256::digest(text.as_bytes()))
+}
+
+#[test]
+fn an_unchanged_secret_keeps_its_ciphertext_and_a_changed_one_is_sealed_anew() {
+    let world = World::new();
+    let (identity, recipient) = age_identity(&world, "team");
+    let dir = gitops(
+        &world,
+        "{env: GRAFANA_PASSWORD}",
+        &recipients(&[&recipient]),
+    );
+    ok(cairn(&world, &dir, &["generate"]));
+    let sealed = dir.join("grafana/admin-secret.yaml");
+    let first = std::fs::read(&sealed).unwrap();
+
+    // Without the identity: the salted digest in the lock says "unchanged".
+    let out = ok(cairn(&world, &dir, &["generate"]));
+    assert!(out.contains("nothing to change"), "{out}");
+    assert_eq!(std::fs::read(&sealed).unwrap(), first);
+
+    // With it: decrypting says so too, even with the lock's digests gone.
+    let lock_path = dir.join("cairn.lock");
+    let lock = std::fs::read_to_string(&lock_path).unwrap();
+    let without_digests: String = lock.split("\nsecrets:\n").next().unwrap().to_string() + "\n";
+    std::fs::write(&lock_path, &without_digests).unwrap();
+    let mut cmd = cairn(&world, &dir, &["generate"]);
+    cmd.env("SOPS_AGE_KEY_FILE", &identity);
+    ok(cmd);
+    assert_eq!(std::fs::read(&sealed).unwrap(), first);
+    // A fresh salted digest takes the lost one's place.
+    let relocked = std::fs::read_to_string(&lock_path).unwrap();
+    assert!(
+        relocked.contains("grafana/admin-secret.yaml#Secret/monitoring/grafana-admin"),
+        "{relocked}"
+    );
+
+    // A new password is a new ciphertext, which opens to it.
+    let mut cmd = cairn(&world, &dir, &["generate"]);
+    cmd.env("GRAFANA_PASSWORD", "a-new-password");
+    let out = ok(cmd);
+    assert!(out.contains("grafana: 1 updated"), "{out}");
+    assert_ne!(std::fs::read(&sealed).unwrap(), first);
+    let docs = support::sops_check(&identity, std::slice::from_ref(&sealed));
+    assert_eq!(docs[0]["stringData"]["admin-password"], "a-new-password");
+
+    // verify re-renders with the same references and finds it unchanged.
+    let mut cmd = cairn(&world, &dir, &["verify"]);
+    cmd.env("GRAFANA_PASSWORD", "a-new-password");
+    ok(cmd);
+}
+
+#[test]
+fn file_and_sops_references_resolve_and_a_file_in_the_repo_is_refused() {
+    let world = World::new();
+    let (identity, recipient) = age_identity(&world, "team");
+    let dir = gitops(&world, "{file: secret.txt}", &recipients(&[&recipient]));
+    std::fs::write(dir.join("secret.txt"), format!("{PASSWORD}\n")).unwrap();
+    let output = run(cairn(&world, &dir, &["generate"]));
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("grafana.adminPassword: {file: secret.txt} is inside the git repository"),
+        "{err}"
+    );
+
+    // Outside the repository, it is read (one trailing newline dropped).
+    let outside = world.write("private/grafana.txt", &format!("{PASSWORD}\n"));
+    write_config(
+        &dir,
+        &format!("{{file: {}}}", outside.display()),
+        &recipients(&[&recipient]),
+    );
+    ok(cairn(&world, &dir, &["generate"]));
+    let sealed = dir.join("grafana/admin-secret.yaml");
+    let docs = support::sops_check(&identity, std::slice::from_ref(&sealed));
+    assert_eq!(docs[0]["stringData"]["admin-password"], PASSWORD);
+
+    // A SOPS file may live in the repository: the value is read from it
+    // with the user's identity.
+    std::fs::copy(&sealed, dir.join("team-secrets.yaml")).unwrap();
+    write_config(
+        &dir,
+        "{sops: team-secrets.yaml, key: stringData.admin-password}",
+        &recipients(&[&recipient]),
+    );
+    let output = run(cairn(&world, &dir, &["generate"]));
+    assert!(
+        stderr(&output).contains("cannot decrypt") && stderr(&output).contains("SOPS_AGE_KEY_FILE"),
+        "{}",
+        stderr(&output)
+    );
+    let mut cmd = cairn(&world, &dir, &["generate"]);
+    cmd.env("SOPS_AGE_KEY_FILE", &identity);
+    let out = ok(cmd);
+    // Same password, same ciphertext: only the reference changed.
+    assert!(!out.contains("grafana: 1 updated"), "{out}");
+    let docs = support::sops_check(&identity, std::slice::from_ref(&sealed));
+    assert_eq!(docs[0]["stringData"]["admin-password"], PASSWORD);
+}
+
+#[test]
+fn verify_and_lint_fail_on_a_plaintext_secret_anywhere_in_the_repo() {
+    let world = World::new();
+    let (_, recipient) = age_identity(&world, "team");
+    let dir = gitops(
+        &world,
+        "{env: GRAFANA_PASSWORD}",
+        &recipients(&[&recipient]),
+    );
+    ok(cairn(&world, &dir, &["generate"]));
+    std::fs::create_dir_all(dir.join("extra")).unwrap();
+    std::fs::write(
+        dir.join("extra/leak.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: leak\nstringData:\n  token: hunter2\n",
+    )
+    .unwrap();
+    let output = run(cairn(&world, &dir, &["verify"]));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("plaintext secret: extra/leak.yaml Secret \"leak\""),
+        "{}",
+        stdout(&output)
+    );
+    let output = run(cairn(&world, &dir, &["lint"]));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("extra/leak.yaml: Secret \"leak\" has plaintext stringData"),
+        "{}",
+        stdout(&output)
+    );
+}

@@ -18,7 +18,7 @@ TOOLS := target/tools/bin
 export CAIRN_COMPONENTIZE_PY := $(CURDIR)/target/tools/py/bin/componentize-py
 REFERENCE := target/stacks/reference
 
-.PHONY: all tools component-tools plugins host stack test test-plugins test-host demo bench lint fmt clean
+.PHONY: all tools component-tools system-tools plugins host stack test test-plugins test-host demo bench lint fmt clean
 
 all: stack
 
@@ -34,6 +34,11 @@ $(TOOLS)/kubectl $(TOOLS)/helm:
 component-tools:
 	tests/tools/install-component-tools
 
+## age and ssh-keygen (Debian packages), which tests check cairn's keys and
+## SOPS files with.
+system-tools:
+	tests/tools/install-system-tools
+
 plugins: tools
 	cd plugins && $(CARGO) build --release
 
@@ -44,17 +49,17 @@ host:
 stack: plugins host component-tools
 	$(CAIRN_DEBUG) stack build stacks/reference --out $(REFERENCE)
 
-test: stack $(TOOLS)/kubectl test-plugins test-host
+test: stack $(TOOLS)/kubectl system-tools test-plugins test-host
 
 ## The SDK and components' native unit tests.
 test-plugins: tools
 	cd plugins && $(CARGO) test --target $(HOST_TARGET) -p cairn-sdk -p ingress-nginx -p cert-manager -p metrics -p logs -p grafana -p sealed-secrets -p flux-sync
 
 ## The host's unit tests and the end-to-end tests in tests/.
-test-host: stack $(TOOLS)/kubectl
+test-host: stack $(TOOLS)/kubectl system-tools
 	$(CARGO) test
 
-demo: stack
+demo: stack system-tools
 	tests/demo/run $(CAIRN_DEBUG)
 
 bench: stack $(TOOLS)/helm

@@ -308,3 +308,47 @@ fn verify_and_lint_fail_on_a_plaintext_secret_anywhere_in_the_repo() {
         stdout(&output)
     );
 }
+
+#[test]
+fn a_hand_replaced_sealed_file_is_not_taken_for_cairns_own() {
+    let world = World::new();
+    let (_, recipient) = age_identity(&world, "team");
+    let dir = gitops(
+        &world,
+        "{env: GRAFANA_PASSWORD}",
+        &recipients(&[&recipient]),
+    );
+    ok(cairn(&world, &dir, &["generate"]));
+    let sealed = dir.join("grafana/admin-secret.yaml");
+    let ours = std::fs::read_to_string(&sealed).unwrap();
+
+    // Someone puts another sealed password in its place (as `sops` would).
+    let elsewhere = World::new();
+    let other = gitops(
+        &elsewhere,
+        "{env: GRAFANA_PASSWORD}",
+        &recipients(&[&recipient]),
+    );
+    let mut cmd = cairn(&elsewhere, &other, &["generate"]);
+    cmd.env("GRAFANA_PASSWORD", "someone-elses-password");
+    ok(cmd);
+    let theirs = std::fs::read_to_string(other.join("grafana/admin-secret.yaml")).unwrap();
+    assert_ne!(theirs, ours);
+    std::fs::write(&sealed, &theirs).unwrap();
+    let lock = std::fs::read_to_string(dir.join("cairn.lock")).unwrap();
+
+    // Without an identity cairn cannot read it, so it does not vouch for it:
+    // the edit is a conflict, and nothing is written.
+    let output = run(cairn(&world, &dir, &["generate"]));
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    assert!(
+        stderr(&output).contains("grafana/admin-secret.yaml"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(std::fs::read_to_string(&sealed).unwrap(), theirs);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("cairn.lock")).unwrap(),
+        lock
+    );
+}

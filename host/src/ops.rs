@@ -239,7 +239,7 @@ fn generate_tree(
             secrets.recipients(&config.to_string())?,
             crate::secrets::identities()?,
             project.output_dir(),
-            old_lock.map(|l| l.secrets.clone()).unwrap_or_default(),
+            old_lock,
         )),
         _ => None,
     };

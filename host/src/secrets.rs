@@ -231,6 +231,9 @@ pub struct Sealer {
     /// Where the previous generation's files are, to keep their ciphertext.
     output: PathBuf,
     previous: BTreeMap<String, SealedDigest>,
+    /// The lock's file digests: without an identity, only a file cairn
+    /// wrote and nobody edited since is trusted to hold what its digest says.
+    locked_files: BTreeMap<String, String>,
     now: String,
 }
 
@@ -239,13 +242,14 @@ impl Sealer {
         recipients: Vec<age::x25519::Recipient>,
         identities: Vec<age::x25519::Identity>,
         output: PathBuf,
-        previous: BTreeMap<String, SealedDigest>,
+        lock: Option<&crate::config::Lock>,
     ) -> Self {
         Self {
             recipients,
             identities,
             output,
-            previous,
+            previous: lock.map(|l| l.secrets.clone()).unwrap_or_default(),
+            locked_files: lock.map(|l| l.files.clone()).unwrap_or_default(),
             now: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         }
     }
@@ -269,7 +273,7 @@ impl Sealer {
             if !docs.iter().any(needs_sealing) {
                 continue;
             }
-            let previous = self.previous_objects(path);
+            let (previous, untouched) = self.previous_objects(path);
             let mut out = Vec::new();
             for doc in docs {
                 if !needs_sealing(&doc) {
@@ -289,7 +293,11 @@ impl Sealer {
                 };
                 let kept = previous.get(&object_id(&doc)).filter(|old| {
                     sops::recipients(old).into_iter().collect::<BTreeSet<_>>() == wanted
-                        && self.unchanged(old, &doc, &id, &digest)
+                        && self.unchanged(
+                            old,
+                            &doc,
+                            untouched && self.previous.get(&id) == Some(&digest),
+                        )
                 });
                 match kept {
                     Some(old) => out.push(old.clone()),
@@ -320,25 +328,29 @@ impl Sealer {
     }
 
     /// Whether `old` (sealed) holds exactly `doc`: by decrypting it when an
-    /// identity opens it, else by the salted digest the lock kept.
-    fn unchanged(&self, old: &Value, doc: &Value, id: &str, digest: &SealedDigest) -> bool {
+    /// identity opens it, else by `digest_matches` (the lock's salted digest
+    /// matches, and the file is as cairn wrote it).
+    fn unchanged(&self, old: &Value, doc: &Value, digest_matches: bool) -> bool {
         if let Ok(key) = sops::data_key(old, &self.identities) {
             return sops::decrypt_with(old, &key).is_ok_and(|plain| plain == *doc);
         }
-        self.previous.get(id) == Some(digest)
+        digest_matches
     }
 
-    /// The sealed objects of the file now at `path`, by object id.
-    fn previous_objects(&self, path: &str) -> BTreeMap<String, Value> {
+    /// The sealed objects of the file now at `path`, by object id, and
+    /// whether the file is exactly as the lock says cairn wrote it.
+    fn previous_objects(&self, path: &str) -> (BTreeMap<String, Value>, bool) {
         let Ok(text) = std::fs::read_to_string(self.output.join(path)) else {
-            return BTreeMap::new();
+            return (BTreeMap::new(), false);
         };
-        compose::documents(&text)
+        let untouched = self.locked_files.get(path) == Some(&crate::repo::sha256(&text));
+        let objects = compose::documents(&text)
             .into_iter()
             .flatten()
             .filter(sops::is_encrypted)
             .map(|doc| (object_id(&doc), doc))
-            .collect()
+            .collect();
+        (objects, untouched)
     }
 }
 

@@ -206,8 +206,19 @@ pub fn render(
     let mut tree = compose::assemble(outputs, runtime.limits()).map_err(RenderError::Output)?;
     let sealed = match secrets.sealer {
         Some(sealer) => sealer.seal(&mut tree).map_err(RenderError::Output)?,
-        None => BTreeMap::new(),
+        None => Default::default(),
     };
+    diagnostics.extend(sealed.warnings.into_iter().map(|(component, message)| {
+        (
+            component,
+            Diagnostic {
+                severity: Severity::Warning,
+                message,
+                field: None,
+                file: None,
+            },
+        )
+    }));
     // On exactly what would be written: nothing in plaintext gets past.
     let leaks = compose::plaintext_problems(&tree);
     if !leaks.is_empty() {
@@ -219,7 +230,7 @@ pub fn render(
         facts: table,
         diagnostics,
         logs,
-        sealed,
+        sealed: sealed.digests,
     })
 }
 

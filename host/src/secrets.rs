@@ -224,6 +224,15 @@ impl Resolver {
     }
 }
 
+/// What sealing a tree gives back besides the sealed tree.
+#[derive(Debug, Default)]
+pub struct Sealed {
+    /// For the lock, keyed `PATH#Kind/namespace/name`.
+    pub digests: BTreeMap<String, SealedDigest>,
+    /// (component, message) for objects Flux will not decrypt.
+    pub warnings: Vec<(String, String)>,
+}
+
 /// Seals rendered objects for the configured recipients.
 pub struct Sealer {
     recipients: Vec<age::x25519::Recipient>,
@@ -255,12 +264,11 @@ impl Sealer {
     }
 
     /// Seals every sensitive object in `tree`, in place. Returns the digests
-    /// for the lock, keyed `PATH#Kind/namespace/name`.
-    pub fn seal(
-        &self,
-        tree: &mut Tree,
-    ) -> Result<BTreeMap<String, SealedDigest>, Vec<OutputProblem>> {
+    /// for the lock, keyed `PATH#Kind/namespace/name`, and warnings (by
+    /// component) for sealed objects Flux will not decrypt.
+    pub fn seal(&self, tree: &mut Tree) -> Result<Sealed, Vec<OutputProblem>> {
         let mut digests = BTreeMap::new();
+        let mut warnings = Vec::new();
         let mut problems = Vec::new();
         let wanted: BTreeSet<String> = self.recipients.iter().map(|r| r.to_string()).collect();
         for (path, file) in tree.iter_mut() {
@@ -281,6 +289,17 @@ impl Sealer {
                     continue;
                 }
                 let id = format!("{path}#{}", object_id(&doc));
+                let secret = doc.get("kind").and_then(Value::as_str) == Some("Secret")
+                    && doc.get("apiVersion").and_then(Value::as_str) == Some("v1");
+                if !secret {
+                    warnings.push((
+                        file.component.clone().unwrap_or_default(),
+                        format!(
+                            "{} in {path} is marked {SENSITIVE_ANNOTATION} and was encrypted, but Flux's kustomize-controller decrypts only v1 Secrets: put the sensitive data in a Secret and reference it",
+                            object_id(&doc)
+                        ),
+                    ));
+                }
                 let plain = serde_json::to_string(&doc).expect("YAML values serialise as JSON");
                 let salt = self
                     .previous
@@ -321,7 +340,7 @@ impl Sealer {
                 .join("---\n");
         }
         if problems.is_empty() {
-            Ok(digests)
+            Ok(Sealed { digests, warnings })
         } else {
             Err(problems)
         }
@@ -489,4 +508,78 @@ pub fn sops_config(
     } else {
         body
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compose::TreeFile;
+
+    fn tree(content: &str) -> Tree {
+        let mut tree = Tree::new();
+        tree.insert(
+            "app/objects.yaml".into(),
+            TreeFile {
+                component: Some("app".into()),
+                content: content.into(),
+            },
+        );
+        tree
+    }
+
+    const OBJECTS: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: plain\ndata:\n  a: b\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: marked\n  annotations:\n    cairn.dev/sensitive: 'true'\ndata:\n  token: t0ken\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  namespace: ns\nstringData:\n  password: pa55word\n";
+
+    #[test]
+    fn seals_secrets_and_marked_objects_and_keeps_unchanged_ciphertext() {
+        let identity = age::x25519::Identity::generate();
+        let dir = tempfile::tempdir().unwrap();
+        let sealer = Sealer::new(
+            vec![identity.to_public()],
+            vec![identity.clone()],
+            dir.path().to_path_buf(),
+            None,
+        );
+        let mut first = tree(OBJECTS);
+        let sealed = sealer.seal(&mut first).unwrap();
+        let text = &first["app/objects.yaml"].content;
+        assert!(
+            !text.contains("t0ken") && !text.contains("pa55word"),
+            "{text}"
+        );
+        assert!(
+            text.contains("a: b"),
+            "an unmarked ConfigMap stays plain: {text}"
+        );
+        assert_eq!(
+            sealed.digests.keys().collect::<Vec<_>>(),
+            [
+                "app/objects.yaml#ConfigMap//marked",
+                "app/objects.yaml#Secret/ns/s"
+            ]
+        );
+        assert_eq!(sealed.warnings.len(), 1);
+        assert!(sealed.warnings[0].1.contains("decrypts only v1 Secrets"));
+        assert!(compose::plaintext_problems(&first).is_empty());
+
+        // Written out, the same render seals to the same bytes.
+        let path = dir.path().join("app/objects.yaml");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        let mut again = tree(OBJECTS);
+        sealer.seal(&mut again).unwrap();
+        assert_eq!(again["app/objects.yaml"].content, *text);
+
+        // A changed value is sealed anew; the other object keeps its bytes.
+        let mut changed = tree(&OBJECTS.replace("pa55word", "other"));
+        sealer.seal(&mut changed).unwrap();
+        let docs = |t: &str| -> Vec<String> {
+            compose::documents(t)
+                .into_iter()
+                .map(|d| serde_yaml::to_string(&d.unwrap()).unwrap())
+                .collect()
+        };
+        let (old, new) = (docs(text), docs(&changed["app/objects.yaml"].content));
+        assert_eq!(old[1], new[1]);
+        assert_ne!(old[2], new[2]);
+    }
 }

@@ -541,3 +541,62 @@ fn generate_lists_flux_system_and_refuses_a_competing_sync() {
         "{built}"
     );
 }
+
+#[test]
+fn a_flux_cli_on_path_makes_the_manifests_when_no_file_is_given() {
+    use std::os::unix::fs::PermissionsExt;
+    let world = World::new();
+    let dir = repo(&world, "");
+    // A stand-in `flux` that answers `flux install --export` as the real one
+    // does (its arguments are checked, its output is the fixture).
+    let bin = world.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let flux = bin.join("flux");
+    std::fs::write(
+        &flux,
+        format!(
+            "#!/bin/sh\n[ \"$*\" = \"install --export --version=v2.7.2\" ] || {{ echo \"unexpected: $*\" >&2; exit 1; }}\ncat {}\n",
+            fixture().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&flux, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cmd = bootstrap(&world, &dir, &["--flux-version", "2.7.2"]);
+    cmd.env("PATH", format!("{}:/usr/bin:/bin", bin.display()));
+    let out = ok(cmd);
+    assert!(out.contains("with Flux 2.7.2 (flux CLI)"), "{out}");
+    assert!(read(&dir.join("clusters/demo/cairn.lock")).contains("source: flux CLI"));
+}
+
+#[test]
+fn an_output_in_a_subdirectory_is_wired_into_a_root_kustomization_bootstrap_keeps() {
+    let world = World::new();
+    let dir = repo(&world, "");
+    let cluster = dir.join("clusters/demo");
+    let config = read(&cluster.join("cairn.yaml")).replace("values:\n", "output: stack\nvalues:\n");
+    std::fs::write(cluster.join("cairn.yaml"), config).unwrap();
+    let manifests = fixture();
+    let manifests = manifests.to_str().unwrap();
+    ok(bootstrap(&world, &dir, &["--flux-manifests", manifests]));
+    let root = cluster.join("kustomization.yaml");
+    let text = read(&root);
+    assert!(text.contains("  - flux-system\n  - stack\n"), "{text}");
+
+    // The user's additions stay; a missing entry is added back.
+    std::fs::write(
+        &root,
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- stack\n- extra.yaml\n",
+    )
+    .unwrap();
+    ok(bootstrap(&world, &dir, &[]));
+    let text = read(&root);
+    assert!(
+        text.contains("- stack\n- extra.yaml\n- flux-system\n"),
+        "{text}"
+    );
+
+    let mut cmd = world.cairn_in(&cluster, &["generate"]);
+    cmd.env("XDG_CACHE_HOME", support::shared_cache());
+    ok(cmd);
+    assert!(!read(&cluster.join("stack/kustomization.yaml")).contains("flux-system"));
+}

@@ -262,8 +262,8 @@ mod tests {
 
     #[test]
     fn the_admin_password_is_marked_secret_in_the_schema() {
-        let schema = cairn_sdk::serde_json::to_value(cairn_sdk::schemars::schema_for!(Config))
-            .unwrap();
+        let schema =
+            cairn_sdk::serde_json::to_value(cairn_sdk::schemars::schema_for!(Config)).unwrap();
         assert_eq!(schema["properties"]["adminPassword"]["writeOnly"], true);
     }
 

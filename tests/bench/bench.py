@@ -201,6 +201,27 @@ def reference_cases(case, cairn, reference, work, env):
         case(f"cairn generate, {label}, warm, into an empty repo", cmd, helm, setup=fresh_repo, target=target)
         case(f"cairn generate, {label}, warm, nothing to change", cmd, helm)
 
+    # The Rust-only subset again, with Grafana's admin password given as a
+    # reference and its Secret sealed with SOPS (no identity: the salted
+    # digest keeps the ciphertext when nothing changed).
+    env["CAIRN_BENCH_PASSWORD"] = "bench-password-123"
+    sealed = work / "reference-sealed"
+    sealed.mkdir()
+    (sealed / "cairn.yaml").write_text(
+        f"stack:\n  source: {reference}\nvalues:\n{rust_only}"
+        "  grafana: {adminPassword: {env: CAIRN_BENCH_PASSWORD}}\n"
+        "secrets:\n  age: [age1cmygsdvmsclywwxhwnj8eqz7fvuwx9azju70z8upvysu2dwdcc2qk3z8nj]\n")
+
+    def fresh_sealed():
+        for entry in sealed.iterdir():
+            if entry.name != "cairn.yaml":
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    cmd = [cairn, "generate", "--config", sealed / "cairn.yaml"]
+    case("cairn generate, Rust-only subset + a sealed Secret, warm, into an empty repo", cmd,
+         "cairn generate, Rust-only subset, warm, into an empty repo", setup=fresh_sealed)
+    case("cairn generate, Rust-only subset + a sealed Secret, warm, nothing to change", cmd,
+         "cairn generate, Rust-only subset, warm, nothing to change")
+
     def empty_cache():
         shutil.rmtree(work / "cache", ignore_errors=True)
     for name in ("oauth2-proxy", "namespaces"):

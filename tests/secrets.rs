@@ -352,3 +352,20 @@ fn a_hand_replaced_sealed_file_is_not_taken_for_cairns_own() {
         lock
     );
 }
+
+#[test]
+fn init_says_how_to_give_a_secret_value() {
+    let world = World::new();
+    let dir = world.path("gitops");
+    std::fs::create_dir_all(&dir).unwrap();
+    let stack = support::reference_stack();
+    ok(cairn(&world, &dir, &["init", stack.to_str().unwrap()]));
+    let config = std::fs::read_to_string(dir.join("cairn.yaml")).unwrap();
+    assert!(
+        config.contains(
+            "    adminPassword: null  # a secret: {env: NAME}, {file: PATH} or {sops: FILE, key: KEY}\n"
+        ),
+        "{config}"
+    );
+    assert!(config.contains("    adminSecret: null\n"), "{config}");
+}

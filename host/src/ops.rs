@@ -1029,11 +1029,23 @@ pub fn init(
             "  {}:\n    enabled: {}\n",
             component.name, component.enabled
         ));
-        let defaults = crate::values::defaults(&meta.config_schema);
+        let mut defaults = crate::values::defaults(&meta.config_schema);
+        // Secret fields say how to give them, right where they are set.
+        let mut secret = BTreeSet::new();
+        crate::values::secret_fields(&meta.config_schema, &mut defaults, &mut |field, _| {
+            secret.insert(field.to_string());
+        });
         if let Some(map) = defaults.as_object().filter(|m| !m.is_empty()) {
             let body = serde_yaml::to_string(map)?;
             for line in body.lines() {
-                text.push_str(&format!("    {line}\n"));
+                let key = line.split_once(':').map(|(k, _)| k).unwrap_or("");
+                if secret.contains(key) {
+                    text.push_str(&format!(
+                        "    {line}  # a secret: {{env: NAME}}, {{file: PATH}} or {{sops: FILE, key: KEY}}\n"
+                    ));
+                } else {
+                    text.push_str(&format!("    {line}\n"));
+                }
             }
         }
     }

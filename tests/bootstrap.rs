@@ -525,6 +525,30 @@ fn generate_lists_flux_system_and_refuses_a_competing_sync() {
     // Bootstrap's lock record survives generate.
     assert!(read(&cluster.join("cairn.lock")).contains("flux:\n  version: 2.7.2"));
 
+    // lint checks bootstrap's sync against Flux's CRDs with the rest.
+    if let Some(schemas) = support::shared_schemas() {
+        let mut cmd = world.cairn_in(&cluster, &["lint", "--schemas"]);
+        cmd.arg(&schemas)
+            .env("XDG_CACHE_HOME", support::shared_cache());
+        let out = ok(cmd);
+        assert!(out.contains(", 0 problems"), "{out}");
+        let mut broken = read(&cluster.join("flux-system/gotk-sync.yaml"));
+        broken = broken.replace("  prune: true\n", "  prune: yes-please\n");
+        std::fs::write(cluster.join("flux-system/gotk-sync.yaml"), &broken).unwrap();
+        let mut cmd = world.cairn_in(&cluster, &["lint", "--schemas"]);
+        cmd.arg(&schemas)
+            .env("XDG_CACHE_HOME", support::shared_cache());
+        let output = cmd.output().unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        assert!(
+            stdout(&output)
+                .contains("flux-system/gotk-sync.yaml: Kustomization/flux-system: spec.prune"),
+            "{}",
+            stdout(&output)
+        );
+        ok(bootstrap(&world, &dir, &[]));
+    }
+
     // kubectl's kustomize builds the cluster as Flux will: Flux itself,
     // its sync, and the stack.
     let output = support::kubectl()
@@ -599,4 +623,39 @@ fn an_output_in_a_subdirectory_is_wired_into_a_root_kustomization_bootstrap_keep
     cmd.env("XDG_CACHE_HOME", support::shared_cache());
     ok(cmd);
     assert!(!read(&cluster.join("stack/kustomization.yaml")).contains("flux-system"));
+}
+
+#[test]
+fn scanning_the_host_key_is_an_explicit_request_and_uses_the_urls_host_and_port() {
+    use std::os::unix::fs::PermissionsExt;
+    let world = World::new();
+    let dir = repo(&world, "");
+    // A stand-in for OpenSSH's ssh-keyscan: no SSH server runs in tests.
+    let bin = world.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let scan = bin.join("ssh-keyscan");
+    std::fs::write(
+        &scan,
+        "#!/bin/sh\n[ \"$*\" = \"-p 2222 git.example.com\" ] || { echo \"unexpected: $*\" >&2; exit 1; }\necho '[git.example.com]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&scan, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cmd = world.cairn_in(
+        &dir,
+        &[
+            "bootstrap",
+            "--cluster",
+            "demo",
+            "--url",
+            "ssh://git@git.example.com:2222/org/fleet.git",
+            "--scan-host-key",
+            "--flux-manifests",
+        ],
+    );
+    cmd.arg(fixture())
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()));
+    ok(cmd);
+    let keys = world.config_dir().join("cairn/keys/demo");
+    assert!(read(&keys.join("known_hosts")).starts_with("[git.example.com]:2222 ssh-ed25519 "));
+    assert!(read(&keys.join("secrets.yaml")).contains("[git.example.com]:2222 ssh-ed25519"));
 }

@@ -1102,11 +1102,22 @@ pub fn lint(options: &Options, schemas: Option<&Path>) -> anyhow::Result<LintRep
     for (path, why) in crate::secrets::scan_plaintext(&session.project.output_dir()) {
         report.problems.push(format!("{path}: {why}"));
     }
-    for (path, file) in &generated.rendering.tree {
-        if file.component.is_none() || path.ends_with(crate::compose::KUSTOMIZATION) {
-            continue;
-        }
-        for object in crate::crd::objects(&file.content) {
+    // What the components render, and the cluster sync bootstrap wrote.
+    let mut files: Vec<(String, String)> = generated
+        .rendering
+        .tree
+        .iter()
+        .filter(|(path, file)| {
+            file.component.is_some() && !path.ends_with(crate::compose::KUSTOMIZATION)
+        })
+        .map(|(path, file)| (path.clone(), file.content.clone()))
+        .collect();
+    let sync = Path::new(crate::bootstrap::FLUX_DIR).join(crate::bootstrap::SYNC_FILE);
+    if let Ok(text) = std::fs::read_to_string(session.project.root.join(&sync)) {
+        files.push((sync.display().to_string(), text));
+    }
+    for (path, content) in &files {
+        for object in crate::crd::objects(content) {
             report.objects += 1;
             if schemas.is_none() {
                 continue;

@@ -522,8 +522,16 @@ fn generate_lists_flux_system_and_refuses_a_competing_sync() {
         root.contains("- flux-system\n") && root.contains("- grafana\n"),
         "{root}"
     );
-    // Bootstrap's lock record survives generate.
+    // Bootstrap's lock record survives generate, and status shows it.
     assert!(read(&cluster.join("cairn.lock")).contains("flux:\n  version: 2.7.2"));
+    let mut cmd = world.cairn_in(&cluster, &["status"]);
+    cmd.env("XDG_CACHE_HOME", support::shared_cache());
+    let status = ok(cmd);
+    assert!(
+        status.contains("flux:       2.7.2 (from file)")
+            && status.contains("secrets:    0 sealed for 1 age recipients"),
+        "{status}"
+    );
 
     // lint checks bootstrap's sync against Flux's CRDs with the rest.
     if let Some(schemas) = support::shared_schemas() {

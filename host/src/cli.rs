@@ -853,6 +853,21 @@ fn run_status(args: StackArgs) -> anyhow::Result<ExitCode> {
     for path in &report.edited {
         println!("  edited: {path}");
     }
+    println!(
+        "flux:       {}",
+        report
+            .flux
+            .as_deref()
+            .unwrap_or("not bootstrapped (cairn bootstrap)")
+    );
+    if report.recipients == 0 {
+        println!("secrets:    off (no age recipients under secrets.age)");
+    } else {
+        println!(
+            "secrets:    {} sealed for {} age recipients",
+            report.sealed, report.recipients
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

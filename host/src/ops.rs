@@ -764,13 +764,24 @@ pub struct StatusReport {
     pub components: Vec<(String, bool)>,
     pub files_owned: usize,
     pub edited: Vec<String>,
+    /// The Flux release `cairn bootstrap` installed, and where from.
+    pub flux: Option<String>,
+    /// Age recipients Secrets are sealed for, and how many are sealed.
+    pub recipients: usize,
+    pub sealed: usize,
 }
 
 /// `cairn status`: reads only what is local (no fetch, no render).
 pub fn status(options: &Options) -> anyhow::Result<StatusReport> {
     let project = Project::load(&options.config)?;
     repo::recover(&project.root)?;
-    let lock = Lock::read(&project.lock_path())?.filter(Lock::is_generated);
+    let lock = Lock::read(&project.lock_path())?;
+    let flux = lock
+        .as_ref()
+        .and_then(|l| l.flux.as_ref())
+        .map(|f| format!("{} (from {})", f.version, f.source));
+    let sealed = lock.as_ref().map_or(0, |l| l.secrets.len());
+    let lock = lock.filter(Lock::is_generated);
     let source = open_source(&project.config.stack.source, &project.root, true, false).ok();
     let versions = source
         .as_ref()
@@ -818,6 +829,9 @@ pub fn status(options: &Options) -> anyhow::Result<StatusReport> {
         components,
         files_owned: lock.as_ref().map_or(0, |l| l.files.len()),
         edited,
+        flux,
+        recipients: project.config.secrets.as_ref().map_or(0, |s| s.age.len()),
+        sealed,
     })
 }
 

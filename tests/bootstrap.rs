@@ -504,7 +504,7 @@ fn generate_lists_flux_system_and_refuses_a_competing_sync() {
     let err = fails(generate(&world));
     assert!(
         err.contains("component \"flux-sync\"")
-            && err.contains("GitRepository flux-system/flux-system competes with the cluster sync `cairn bootstrap` owns")
+            && err.contains("GitRepository/flux-system/flux-system competes with the cluster sync `cairn bootstrap` owns")
             && err.contains("flux-sync: {enabled: false}"),
         "{err}"
     );

@@ -140,11 +140,12 @@ pub fn bootstrap(options: &BootstrapOptions) -> anyhow::Result<BootstrapReport> 
         semver::Version::parse(v)
             .map_err(|_| anyhow::anyhow!("--flux-version {v:?} is not a version like 2.7.2"))?;
     }
-    let (components, flux_version, flux_source) = match (&options.flux_manifests, &existing) {
+    // `fetched_from` is `None` when the manifests already written stay.
+    let (components, flux_version, fetched_from) = match (&options.flux_manifests, &existing) {
         (None, Some(text)) if wanted.is_none() || wanted == existing_version => (
             text.clone(),
             existing_version.clone().unwrap_or_default(),
-            "unchanged".to_string(),
+            None,
         ),
         _ => {
             let fetched = fetch_manifests(
@@ -153,7 +154,7 @@ pub fn bootstrap(options: &BootstrapOptions) -> anyhow::Result<BootstrapReport> 
                 lock_file.as_ref().and_then(|l| l.flux.as_ref()),
             )?;
             let text = components_file(&fetched.version, &fetched.text);
-            (text, fetched.version, fetched.source)
+            (text, fetched.version, Some(fetched.source))
         }
     };
     let sha = crate::repo::sha256(body_of(&components));
@@ -227,15 +228,12 @@ pub fn bootstrap(options: &BootstrapOptions) -> anyhow::Result<BootstrapReport> 
     let record = LockedFlux {
         version: flux_version.clone(),
         sha256: sha.clone(),
-        source: if flux_source == "unchanged" {
+        source: fetched_from.clone().unwrap_or_else(|| {
             lock_file
                 .as_ref()
                 .and_then(|l| l.flux.as_ref())
-                .map(|f| f.source.clone())
-                .unwrap_or_else(|| "file".into())
-        } else {
-            flux_source.clone()
-        },
+                .map_or_else(|| "file".into(), |f| f.source.clone())
+        }),
     };
     let mut lock = lock_file.clone().unwrap_or_default();
     lock.lock_version = Lock::VERSION;
@@ -267,7 +265,7 @@ pub fn bootstrap(options: &BootstrapOptions) -> anyhow::Result<BootstrapReport> 
         converted: url != options.url.trim(),
         url,
         flux_version,
-        flux_source,
+        flux_source: fetched_from.unwrap_or_else(|| "unchanged".into()),
         written,
         keys_dir: keys.dir.clone(),
         generated: keys.generated.iter().map(|s| s.to_string()).collect(),
@@ -280,16 +278,12 @@ pub fn bootstrap(options: &BootstrapOptions) -> anyhow::Result<BootstrapReport> 
 
 /// The git work tree containing `dir`.
 fn repo_root(dir: &Path) -> anyhow::Result<PathBuf> {
-    let dir = std::path::absolute(dir)?;
-    dir.ancestors()
-        .find(|d| d.join(".git").exists())
-        .map(Path::to_path_buf)
-        .with_context(|| {
-            format!(
-                "{} is not inside a git repository; run bootstrap in your GitOps repository",
-                dir.display()
-            )
-        })
+    crate::git::work_tree(dir).with_context(|| {
+        format!(
+            "{} is not inside a git repository; run bootstrap in your GitOps repository",
+            dir.display()
+        )
+    })
 }
 
 /// An `ssh://` URL for Flux. The scp form (`git@host:org/repo`) is what git
@@ -700,7 +694,7 @@ pub fn owned_sync(output_dir: &Path) -> Option<(Vec<String>, Option<String>)> {
     let mut ids = Vec::new();
     let mut path = None;
     for doc in crate::compose::documents(&text).into_iter().flatten() {
-        ids.push(object_key(&doc));
+        ids.push(crate::compose::object_id(&doc));
         if doc.get("kind").and_then(serde_yaml::Value::as_str) == Some("Kustomization") {
             path = doc
                 .get("spec")
@@ -710,22 +704,6 @@ pub fn owned_sync(output_dir: &Path) -> Option<(Vec<String>, Option<String>)> {
         }
     }
     Some((ids, path))
-}
-
-/// `Kind namespace/name`.
-pub fn object_key(doc: &serde_yaml::Value) -> String {
-    let text = |v: Option<&serde_yaml::Value>| {
-        v.and_then(serde_yaml::Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
-    let meta = doc.get("metadata");
-    format!(
-        "{} {}/{}",
-        text(doc.get("kind")),
-        text(meta.and_then(|m| m.get("namespace"))),
-        text(meta.and_then(|m| m.get("name")))
-    )
 }
 
 /// A Kustomization path compared without `./` and trailing `/`.

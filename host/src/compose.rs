@@ -360,6 +360,23 @@ pub fn plaintext_problems(tree: &Tree) -> Vec<OutputProblem> {
         .collect()
 }
 
+/// `Kind/namespace/name` of a Kubernetes object: how cairn names one in
+/// messages and in the lock.
+pub fn object_id(doc: &serde_yaml::Value) -> String {
+    let text = |v: Option<&serde_yaml::Value>| {
+        v.and_then(serde_yaml::Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let meta = doc.get("metadata");
+    format!(
+        "{}/{}/{}",
+        text(doc.get("kind")),
+        text(meta.and_then(|m| m.get("namespace"))),
+        text(meta.and_then(|m| m.get("name")))
+    )
+}
+
 /// Adds `resource` to the root kustomization's list (for directories
 /// beside the components that cairn does not generate, like flux-system).
 pub fn add_root_resource(tree: &mut Tree, resource: &str) {

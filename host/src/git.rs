@@ -16,6 +16,16 @@ fn open(root: &Path) -> anyhow::Result<gix::Repository> {
     })
 }
 
+/// The work tree of the git repository containing `dir` (which need not
+/// exist yet), if any: where `.sops.yaml` goes, and what secret files and
+/// keys must stay out of.
+pub fn work_tree(dir: &Path) -> Option<PathBuf> {
+    let dir = std::path::absolute(dir).ok()?;
+    dir.ancestors()
+        .find(|d| d.join(".git").exists())
+        .map(Path::to_path_buf)
+}
+
 /// The (path, blob, mode) entries of an index, for comparison.
 fn entries(index: &gix::index::State) -> BTreeSet<(String, gix::ObjectId, u32)> {
     index

@@ -320,7 +320,7 @@ fn wire_bootstrap(project: &Project, tree: &mut Tree) -> anyhow::Result<()> {
             .into_iter()
             .flatten()
         {
-            let key = crate::bootstrap::object_key(&doc);
+            let key = crate::compose::object_id(&doc);
             let same_path = doc.get("kind").and_then(serde_yaml::Value::as_str)
                 == Some("Kustomization")
                 && doc
@@ -663,10 +663,10 @@ fn write_sops_config(project: &Project) -> anyhow::Result<Option<PathBuf>> {
         return Ok(None);
     };
     let output = std::path::absolute(project.output_dir())?;
-    let Some(root) = output.ancestors().find(|d| d.join(".git").exists()) else {
+    let Some(root) = crate::git::work_tree(&output) else {
         return Ok(None);
     };
-    let rel = output.strip_prefix(root).unwrap_or(&output);
+    let rel = output.strip_prefix(&root).unwrap_or(&output);
     let path = root.join(crate::secrets::SOPS_CONFIG);
     let existing = std::fs::read_to_string(&path).ok();
     let recipients: Vec<String> = secrets.age.iter().map(|r| r.trim().to_string()).collect();

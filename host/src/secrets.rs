@@ -111,10 +111,7 @@ pub const REFERENCE_HELP: &str = "give it as `{env: NAME}`, `{file: PATH}` (outs
 impl Resolver {
     pub fn new(base: &Path) -> Self {
         let base = std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
-        let repo = base
-            .ancestors()
-            .find(|dir| dir.join(".git").exists())
-            .map(Path::to_path_buf);
+        let repo = crate::git::work_tree(&base);
         Self {
             base,
             repo,
@@ -288,7 +285,7 @@ impl Sealer {
                     out.push(doc);
                     continue;
                 }
-                let id = format!("{path}#{}", object_id(&doc));
+                let id = format!("{path}#{}", compose::object_id(&doc));
                 let secret = doc.get("kind").and_then(Value::as_str) == Some("Secret")
                     && doc.get("apiVersion").and_then(Value::as_str) == Some("v1");
                 if !secret {
@@ -296,7 +293,7 @@ impl Sealer {
                         file.component.clone().unwrap_or_default(),
                         format!(
                             "{} in {path} is marked {SENSITIVE_ANNOTATION} and was encrypted, but Flux's kustomize-controller decrypts only v1 Secrets: put the sensitive data in a Secret and reference it",
-                            object_id(&doc)
+                            compose::object_id(&doc)
                         ),
                     ));
                 }
@@ -310,7 +307,7 @@ impl Sealer {
                     sha256: crate::repo::sha256(&format!("{salt}{plain}")),
                     salt,
                 };
-                let kept = previous.get(&object_id(&doc)).filter(|old| {
+                let kept = previous.get(&compose::object_id(&doc)).filter(|old| {
                     sops::recipients(old).into_iter().collect::<BTreeSet<_>>() == wanted
                         && self.unchanged(
                             old,
@@ -327,7 +324,10 @@ impl Sealer {
                         Err(err) => problems.push(OutputProblem {
                             component: file.component.clone().unwrap_or_default(),
                             file: path.clone(),
-                            problem: format!("cannot encrypt {}: {err:#}", object_id(&doc)),
+                            problem: format!(
+                                "cannot encrypt {}: {err:#}",
+                                compose::object_id(&doc)
+                            ),
                         }),
                     },
                 }
@@ -367,7 +367,7 @@ impl Sealer {
             .into_iter()
             .flatten()
             .filter(sops::is_encrypted)
-            .map(|doc| (object_id(&doc), doc))
+            .map(|doc| (compose::object_id(&doc), doc))
             .collect();
         (objects, untouched)
     }
@@ -392,18 +392,6 @@ pub fn needs_sealing(doc: &Value) -> bool {
         .and_then(|a| a.get(SENSITIVE_ANNOTATION))
         .is_some_and(|v| v.as_str() == Some("true") || v.as_bool() == Some(true));
     secret || marked
-}
-
-/// `Kind/namespace/name` of a Kubernetes object.
-fn object_id(doc: &Value) -> String {
-    let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("").to_string();
-    let meta = doc.get("metadata");
-    format!(
-        "{}/{}/{}",
-        text(doc.get("kind")),
-        text(meta.and_then(|m| m.get("namespace"))),
-        text(meta.and_then(|m| m.get("name")))
-    )
 }
 
 /// Every YAML file under `dir` (not `.git`) that holds a plaintext secret

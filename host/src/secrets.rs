@@ -62,7 +62,7 @@ impl SecretsConfig {
 pub struct SealedDigest {
     /// Random, per object, hex.
     pub salt: String,
-    /// SHA-256 of the salt followed by the object's plaintext JSON, hex.
+    /// SHA-256 of the salt followed by the object's plaintext YAML, hex.
     pub sha256: String,
 }
 
@@ -297,7 +297,8 @@ impl Sealer {
                         ),
                     ));
                 }
-                let plain = serde_json::to_string(&doc).expect("YAML values serialise as JSON");
+                // Canonical text of the plaintext object, for its digest.
+                let plain = serde_yaml::to_string(&doc).expect("YAML values serialise");
                 let salt = self
                     .previous
                     .get(&id)

@@ -369,3 +369,25 @@ fn init_says_how_to_give_a_secret_value() {
     );
     assert!(config.contains("    adminSecret: null\n"), "{config}");
 }
+
+#[test]
+fn a_secret_the_schema_refuses_is_reported_without_its_value() {
+    let world = World::new();
+    let (_, recipient) = age_identity(&world, "team");
+    let dir = gitops(
+        &world,
+        "{env: GRAFANA_PASSWORD}",
+        &recipients(&[&recipient]),
+    );
+    // grafana asks for at least 8 characters.
+    let mut cmd = cairn(&world, &dir, &["generate"]);
+    cmd.env("GRAFANA_PASSWORD", "short");
+    let output = run(cmd);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains("grafana.adminPassword: (secret) is shorter than 8 characters"),
+        "{err}"
+    );
+    assert!(!err.contains("short\""), "{err}");
+}

@@ -280,8 +280,14 @@ fn prepare_values(
             violations
                 .into_iter()
                 .map(|mut v| {
+                    // Messages quote values as JSON; a long enough value is
+                    // also hidden wherever else it appears.
                     for plain in plains.iter().filter(|p| !p.is_empty()) {
-                        v.message = v.message.replace(plain.as_str(), "(secret)");
+                        let quoted = serde_json::Value::String(plain.clone()).to_string();
+                        v.message = v.message.replace(&quoted, "(secret)");
+                        if plain.len() >= 6 {
+                            v.message = v.message.replace(plain.as_str(), "(secret)");
+                        }
                     }
                     v
                 })

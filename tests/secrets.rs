@@ -172,6 +172,25 @@ fn sealed_secrets_open_with_independent_tools_and_nothing_leaks() {
         "{rules}"
     );
     assert!(ok(cairn(&world, &dir, &["verify"])).contains("matches"));
+
+    // kustomize, the first stage of Flux's kustomize-controller, builds the
+    // tree and hands the Secret on with its SOPS metadata intact, for the
+    // controller to decrypt.
+    let output = support::kubectl()
+        .arg("kustomize")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let built = stdout(&output);
+    let secret = cairn::compose::documents(&built)
+        .into_iter()
+        .map(Result::unwrap)
+        .find(|d| d["kind"] == "Secret")
+        .unwrap();
+    let original: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    assert_eq!(secret["sops"], original["sops"]);
+    assert_eq!(secret["stringData"], original["stringData"]);
 }
 
 fn sha256_hex(text: &str) -> String {

@@ -79,6 +79,54 @@ fn compiled_components_are_cached_and_corrupt_entries_recompiled() {
 }
 
 #[test]
+fn descriptions_are_kept_with_the_compiled_code_and_damaged_ones_redone() {
+    let world = World::new();
+    world
+        .render(VALUES, "out", &["ingress-nginx", "cert-manager"])
+        .assert()
+        .success();
+    let entries: Vec<_> = std::fs::read_dir(world.cache_dir().join("cairn/compiled"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".describe.json"))
+        .collect();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+
+    // A warm run takes the description from the cache instead of calling
+    // the component: a changed title there is what inspect shows.
+    let inspect = |world: &World| {
+        let output = world
+            .cairn()
+            .args(["inspect", "-o", "json"])
+            .arg(support::wasm("ingress-nginx"))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    let title = inspect(&world)["title"].as_str().unwrap().to_string();
+    for entry in &entries {
+        let text = std::fs::read_to_string(entry).unwrap();
+        std::fs::write(entry, text.replace(&title, "Retitled")).unwrap();
+    }
+    assert_eq!(inspect(&world)["title"], "Retitled");
+
+    // A damaged description is described again and replaced.
+    for entry in &entries {
+        std::fs::write(entry, "{not json").unwrap();
+    }
+    world
+        .render(VALUES, "again", &["ingress-nginx", "cert-manager"])
+        .assert()
+        .success();
+    assert_eq!(
+        read_tree(&world.path("out")),
+        read_tree(&world.path("again"))
+    );
+    assert_eq!(inspect(&world)["title"], title.as_str());
+}
+
+#[test]
 fn values_failing_the_schema_are_all_reported_with_field_paths() {
     let world = World::new();
     let values = "\

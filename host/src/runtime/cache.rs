@@ -68,6 +68,39 @@ impl Cache {
         Ok((component, false))
     }
 
+    /// What the component's `describe` returned, kept beside its compiled
+    /// code (`KEY.describe.json`) under the same ownership rules; `None`
+    /// when absent or unreadable, and the caller describes it again.
+    pub fn load_metadata<T: serde::de::DeserializeOwned>(
+        &self,
+        engine: &Engine,
+        digest: &str,
+    ) -> Option<T> {
+        let path = self.metadata_path(engine, digest);
+        let file = std::fs::File::open(&path).ok()?;
+        if !owned_privately(&file) {
+            return None;
+        }
+        serde_json::from_reader(std::io::BufReader::new(file)).ok()
+    }
+
+    /// Stores what `describe` returned; a failure only costs a describe later.
+    pub fn store_metadata<T: serde::Serialize>(&self, engine: &Engine, digest: &str, metadata: &T) {
+        let store = || -> anyhow::Result<()> {
+            create_private_dir(&self.dir)?;
+            let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+            serde_json::to_writer(&mut tmp, metadata)?;
+            tmp.persist(self.metadata_path(engine, digest))?;
+            Ok(())
+        };
+        let _ = store();
+    }
+
+    fn metadata_path(&self, engine: &Engine, digest: &str) -> PathBuf {
+        self.dir
+            .join(format!("{}.describe.json", entry_key(engine, digest)))
+    }
+
     /// An entry is the compiled code (`KEY.cwasm`, mapped straight from the
     /// file by wasmtime) and a seal beside it (`KEY.seal`: magic and the
     /// code's BLAKE3 digest), written after the code, so only a complete

@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bytesize::ByteSize;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store, Trap};
@@ -59,7 +59,7 @@ pub struct Loaded {
 }
 
 /// `describe` of a component, as plain data.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Metadata {
     pub name: String,
     pub version: String,
@@ -73,7 +73,7 @@ pub struct Metadata {
     pub reads: Vec<FactDecl>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FactDecl {
     pub key: String,
     pub description: String,
@@ -248,14 +248,32 @@ impl Runtime {
                 "{err:#} (it must export the cairn:component@0.1.0 stack-component world)"
             ))
         })?;
-        let (meta, _log) = self.call(&pre, Phase::Describe, |c, store| c.call_describe(store))?;
-        let metadata = Metadata::from_wit(meta).map_err(|message| CallError {
-            failure: Failure::Contract {
-                phase: Phase::Describe,
-                message,
-            },
-            log: String::new(),
-        })?;
+        // `describe` depends on no input, so what it returned once for
+        // these bytes is kept beside their compiled code: a warm run saves
+        // an instantiation, which is tens of milliseconds for JavaScript
+        // and Python components.
+        let cached = self
+            .cache
+            .as_ref()
+            .and_then(|cache| cache.load_metadata(&self.engine, &sha256));
+        let metadata = match cached {
+            Some(metadata) => metadata,
+            None => {
+                let (meta, _log) =
+                    self.call(&pre, Phase::Describe, |c, store| c.call_describe(store))?;
+                let metadata = Metadata::from_wit(meta).map_err(|message| CallError {
+                    failure: Failure::Contract {
+                        phase: Phase::Describe,
+                        message,
+                    },
+                    log: String::new(),
+                })?;
+                if let Some(cache) = &self.cache {
+                    cache.store_metadata(&self.engine, &sha256, &metadata);
+                }
+                metadata
+            }
+        };
         Ok(Loaded {
             sha256,
             metadata,

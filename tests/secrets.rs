@@ -410,3 +410,49 @@ fn a_secret_the_schema_refuses_is_reported_without_its_value() {
     );
     assert!(!err.contains("short\""), "{err}");
 }
+
+#[test]
+fn a_sops_file_made_by_another_implementation_is_read_and_its_tampering_caught() {
+    let world = World::new();
+    let (identity, recipient) = age_identity(&world, "team");
+    let dir = gitops(
+        &world,
+        "{sops: team.sops.yaml, key: grafana.password}",
+        &recipients(&[&recipient]),
+    );
+    let encrypted = support::sops_encrypt(
+        &recipient,
+        &format!("grafana:\n  password: {PASSWORD}\n  port: 3000\n  admin: true\n"),
+    );
+    assert!(!encrypted.contains(PASSWORD));
+    std::fs::write(dir.join("team.sops.yaml"), &encrypted).unwrap();
+    let mut cmd = cairn(&world, &dir, &["generate"]);
+    cmd.env("SOPS_AGE_KEY_FILE", &identity);
+    ok(cmd);
+    let sealed = dir.join("grafana/admin-secret.yaml");
+    let docs = support::sops_check(&identity, std::slice::from_ref(&sealed));
+    assert_eq!(docs[0]["stringData"]["admin-password"], PASSWORD);
+
+    // Two encrypted values swapped: the MAC (or the path bound into each
+    // value) gives it away, and nothing is written.
+    let doc: serde_yaml::Value = serde_yaml::from_str(&encrypted).unwrap();
+    let mut swapped = doc.clone();
+    swapped["grafana"]["port"] = doc["grafana"]["admin"].clone();
+    swapped["grafana"]["admin"] = doc["grafana"]["port"].clone();
+    std::fs::write(
+        dir.join("team.sops.yaml"),
+        serde_yaml::to_string(&swapped).unwrap(),
+    )
+    .unwrap();
+    let before = std::fs::read_to_string(&sealed).unwrap();
+    let mut cmd = cairn(&world, &dir, &["generate"]);
+    cmd.env("SOPS_AGE_KEY_FILE", &identity);
+    let output = run(cmd);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("cannot decrypt") && stderr(&output).contains("team.sops.yaml"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(std::fs::read_to_string(&sealed).unwrap(), before);
+}

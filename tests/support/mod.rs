@@ -347,3 +347,32 @@ pub fn sops_check(identity: &Path, files: &[PathBuf]) -> serde_json::Value {
     assert!(output.status.success(), "sops-check: {}", stderr(&output));
     serde_json::from_slice(&output.stdout).unwrap()
 }
+
+/// A SOPS document for `recipient` made from the YAML `plain` by the
+/// independent implementation in tests/tools/sops-check (every value
+/// encrypted, as the sops CLI does by default).
+pub fn sops_encrypt(recipient: &str, plain: &str) -> String {
+    use std::io::Write as _;
+    system_tool("age");
+    let mut child = std::process::Command::new(py_tool("python"))
+        .arg(root().join("tests/tools/sops-check"))
+        .args(["--encrypt", recipient])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(plain.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "sops-check --encrypt: {}",
+        stderr(&output)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}

@@ -52,6 +52,23 @@ fn bootstrap(world: &World, dir: &Path, extra: &[&str]) -> assert_cmd::Command {
     cmd
 }
 
+/// A stand-in for the program `name` in a fresh `bin/` of the world: it
+/// fails unless called with exactly `args`, then runs `body`. Returns the
+/// directory to put first on PATH.
+fn stand_in(world: &World, name: &str, args: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = world.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let path = bin.join(name);
+    std::fs::write(
+        &path,
+        format!("#!/bin/sh\n[ \"$*\" = \"{args}\" ] || {{ echo \"unexpected: $*\" >&2; exit 1; }}\n{body}\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    bin
+}
+
 fn ok(mut cmd: assert_cmd::Command) -> String {
     let output = cmd.output().unwrap();
     assert!(
@@ -426,7 +443,8 @@ fn downloads_are_cached_pinned_in_the_lock_and_upgrades_touch_only_the_manifests
     );
     let lock = read(&dir.join("clusters/demo/cairn.lock"));
     assert!(
-        lock.contains(&format!("sha256: {}", sha256_hex(&v272))) && lock.contains("version: 2.7.2"),
+        lock.contains(&format!("sha256: {}", support::sha256_hex(&v272)))
+            && lock.contains("version: 2.7.2"),
         "{lock}"
     );
     assert!(
@@ -475,11 +493,6 @@ fn downloads_are_cached_pinned_in_the_lock_and_upgrades_touch_only_the_manifests
     // A version the server does not have.
     let err = fails(download(&world, &["--flux-version", "9.9.9"]));
     assert!(err.contains("404"), "{err}");
-}
-
-fn sha256_hex(text: &str) -> String {
-    use sha2::{Digest, Sha256};
-    format!("{:x}", Sha256::digest(text.as_bytes()))
 }
 
 #[test]
@@ -576,23 +589,16 @@ fn generate_lists_flux_system_and_refuses_a_competing_sync() {
 
 #[test]
 fn a_flux_cli_on_path_makes_the_manifests_when_no_file_is_given() {
-    use std::os::unix::fs::PermissionsExt;
     let world = World::new();
     let dir = repo(&world, "");
     // A stand-in `flux` that answers `flux install --export` as the real one
-    // does (its arguments are checked, its output is the fixture).
-    let bin = world.path("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let flux = bin.join("flux");
-    std::fs::write(
-        &flux,
-        format!(
-            "#!/bin/sh\n[ \"$*\" = \"install --export --version=v2.7.2\" ] || {{ echo \"unexpected: $*\" >&2; exit 1; }}\ncat {}\n",
-            fixture().display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&flux, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // does (its output is the fixture).
+    let bin = stand_in(
+        &world,
+        "flux",
+        "install --export --version=v2.7.2",
+        &format!("cat {}", fixture().display()),
+    );
     let mut cmd = bootstrap(&world, &dir, &["--flux-version", "2.7.2"]);
     cmd.env("PATH", format!("{}:/usr/bin:/bin", bin.display()));
     let out = ok(cmd);
@@ -635,19 +641,15 @@ fn an_output_in_a_subdirectory_is_wired_into_a_root_kustomization_bootstrap_keep
 
 #[test]
 fn scanning_the_host_key_is_an_explicit_request_and_uses_the_urls_host_and_port() {
-    use std::os::unix::fs::PermissionsExt;
     let world = World::new();
     let dir = repo(&world, "");
     // A stand-in for OpenSSH's ssh-keyscan: no SSH server runs in tests.
-    let bin = world.path("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let scan = bin.join("ssh-keyscan");
-    std::fs::write(
-        &scan,
-        "#!/bin/sh\n[ \"$*\" = \"-p 2222 git.example.com\" ] || { echo \"unexpected: $*\" >&2; exit 1; }\necho '[git.example.com]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl'\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&scan, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = stand_in(
+        &world,
+        "ssh-keyscan",
+        "-p 2222 git.example.com",
+        "echo '[git.example.com]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl'",
+    );
     let mut cmd = world.cairn_in(
         &dir,
         &[

@@ -51,6 +51,12 @@ fn write_config(dir: &Path, password: &str, secrets: &str) {
     .unwrap();
 }
 
+/// A GitOps repo taking grafana's password from `$GRAFANA_PASSWORD`,
+/// sealing for `recipient`.
+fn env_repo(world: &World, recipient: &str) -> PathBuf {
+    gitops(world, "{env: GRAFANA_PASSWORD}", &recipients(&[recipient]))
+}
+
 fn recipients(list: &[&str]) -> String {
     let mut out = String::from("secrets:\n  age:\n");
     for r in list {
@@ -147,7 +153,7 @@ fn sealed_secrets_open_with_independent_tools_and_nothing_leaks() {
 
     // Nowhere in the repository, lock included, is the password, its
     // unsalted hash, or a key.
-    let plain_hash = sha256_hex(PASSWORD);
+    let plain_hash = support::sha256_hex(PASSWORD);
     for (path, content) in support::read_tree(&dir) {
         assert!(!content.contains(PASSWORD), "{path} holds the password");
         assert!(!content.contains(&plain_hash), "{path} holds its hash");
@@ -193,20 +199,11 @@ fn sealed_secrets_open_with_independent_tools_and_nothing_leaks() {
     assert_eq!(secret["stringData"], original["stringData"]);
 }
 
-fn sha256_hex(text: &str) -> String {
-    use sha2::{Digest, Sha256};
-    format!("{:x}", Sha256::digest(text.as_bytes()))
-}
-
 #[test]
 fn an_unchanged_secret_keeps_its_ciphertext_and_a_changed_one_is_sealed_anew() {
     let world = World::new();
     let (identity, recipient) = age_identity(&world, "team");
-    let dir = gitops(
-        &world,
-        "{env: GRAFANA_PASSWORD}",
-        &recipients(&[&recipient]),
-    );
+    let dir = env_repo(&world, &recipient);
     ok(cairn(&world, &dir, &["generate"]));
     let sealed = dir.join("grafana/admin-secret.yaml");
     let first = std::fs::read(&sealed).unwrap();
@@ -300,11 +297,7 @@ fn file_and_sops_references_resolve_and_a_file_in_the_repo_is_refused() {
 fn verify_and_lint_fail_on_a_plaintext_secret_anywhere_in_the_repo() {
     let world = World::new();
     let (_, recipient) = age_identity(&world, "team");
-    let dir = gitops(
-        &world,
-        "{env: GRAFANA_PASSWORD}",
-        &recipients(&[&recipient]),
-    );
+    let dir = env_repo(&world, &recipient);
     ok(cairn(&world, &dir, &["generate"]));
     std::fs::create_dir_all(dir.join("extra")).unwrap();
     std::fs::write(
@@ -332,22 +325,14 @@ fn verify_and_lint_fail_on_a_plaintext_secret_anywhere_in_the_repo() {
 fn a_hand_replaced_sealed_file_is_not_taken_for_cairns_own() {
     let world = World::new();
     let (_, recipient) = age_identity(&world, "team");
-    let dir = gitops(
-        &world,
-        "{env: GRAFANA_PASSWORD}",
-        &recipients(&[&recipient]),
-    );
+    let dir = env_repo(&world, &recipient);
     ok(cairn(&world, &dir, &["generate"]));
     let sealed = dir.join("grafana/admin-secret.yaml");
     let ours = std::fs::read_to_string(&sealed).unwrap();
 
     // Someone puts another sealed password in its place (as `sops` would).
     let elsewhere = World::new();
-    let other = gitops(
-        &elsewhere,
-        "{env: GRAFANA_PASSWORD}",
-        &recipients(&[&recipient]),
-    );
+    let other = env_repo(&elsewhere, &recipient);
     let mut cmd = cairn(&elsewhere, &other, &["generate"]);
     cmd.env("GRAFANA_PASSWORD", "someone-elses-password");
     ok(cmd);
@@ -393,11 +378,7 @@ fn init_says_how_to_give_a_secret_value() {
 fn a_secret_the_schema_refuses_is_reported_without_its_value() {
     let world = World::new();
     let (_, recipient) = age_identity(&world, "team");
-    let dir = gitops(
-        &world,
-        "{env: GRAFANA_PASSWORD}",
-        &recipients(&[&recipient]),
-    );
+    let dir = env_repo(&world, &recipient);
     // grafana asks for at least 8 characters.
     let mut cmd = cairn(&world, &dir, &["generate"]);
     cmd.env("GRAFANA_PASSWORD", "short");

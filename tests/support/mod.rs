@@ -167,6 +167,12 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     stdout(&output)
 }
 
+/// The hex sha256 of a text.
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!("{:x}", Sha256::digest(text.as_bytes()))
+}
+
 /// The hex sha256 of a file.
 pub fn sha256_file(path: &Path) -> String {
     use sha2::{Digest, Sha256};

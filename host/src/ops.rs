@@ -238,7 +238,10 @@ fn generate_tree(
         Some(secrets) if !secrets.age.is_empty() => Some(crate::secrets::Sealer::new(
             secrets.recipients(&config.to_string())?,
             crate::secrets::identities()?,
-            project.output_dir(),
+            {
+                let output = project.output_dir();
+                Box::new(move |path| repo::read(&output, path).ok().flatten())
+            },
             old_lock,
         )),
         _ => None,

@@ -118,15 +118,19 @@ pub fn scan(output: &Path, tree: &Tree, lock: Option<&Lock>) -> anyhow::Result<D
         if disk.contains_key(path) {
             continue;
         }
-        let full = output.join(path);
-        let content = match std::fs::read(&full) {
-            Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
-            Err(err) => return Err(err).with_context(|| format!("cannot read {}", full.display())),
-        };
-        disk.insert(path.clone(), content);
+        disk.insert(path.clone(), read(output, path)?);
     }
     Ok(disk)
+}
+
+/// What the file at `path` (relative to `output`) holds; `None` when absent.
+pub fn read(output: &Path, path: &str) -> anyhow::Result<Option<String>> {
+    let full = output.join(path);
+    match std::fs::read(&full) {
+        Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err).with_context(|| format!("cannot read {}", full.display())),
+    }
 }
 
 /// Generated files the user has changed since cairn wrote them: present on

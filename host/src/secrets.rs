@@ -230,12 +230,16 @@ pub struct Sealed {
     pub warnings: Vec<(String, String)>,
 }
 
+/// What a generated file holds now (`None` when absent), by path relative to
+/// the output: how the sealer sees the previous generation, to keep its
+/// ciphertext. The repo stage provides it.
+pub type ReadPrevious = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// Seals rendered objects for the configured recipients.
 pub struct Sealer {
     recipients: Vec<age::x25519::Recipient>,
     identities: Vec<age::x25519::Identity>,
-    /// Where the previous generation's files are, to keep their ciphertext.
-    output: PathBuf,
+    read_previous: ReadPrevious,
     previous: BTreeMap<String, SealedDigest>,
     /// The lock's file digests: without an identity, only a file cairn
     /// wrote and nobody edited since is trusted to hold what its digest says.
@@ -247,13 +251,13 @@ impl Sealer {
     pub fn new(
         recipients: Vec<age::x25519::Recipient>,
         identities: Vec<age::x25519::Identity>,
-        output: PathBuf,
+        read_previous: ReadPrevious,
         lock: Option<&crate::config::Lock>,
     ) -> Self {
         Self {
             recipients,
             identities,
-            output,
+            read_previous,
             previous: lock.map(|l| l.secrets.clone()).unwrap_or_default(),
             locked_files: lock.map(|l| l.files.clone()).unwrap_or_default(),
             now: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
@@ -360,7 +364,7 @@ impl Sealer {
     /// The sealed objects of the file now at `path`, by object id, and
     /// whether the file is exactly as the lock says cairn wrote it.
     fn previous_objects(&self, path: &str) -> (BTreeMap<String, Value>, bool) {
-        let Ok(text) = std::fs::read_to_string(self.output.join(path)) else {
+        let Some(text) = (self.read_previous)(path) else {
             return (BTreeMap::new(), false);
         };
         let untouched = self.locked_files.get(path) == Some(&crate::repo::sha256(&text));
@@ -522,10 +526,11 @@ mod tests {
     fn seals_secrets_and_marked_objects_and_keeps_unchanged_ciphertext() {
         let identity = age::x25519::Identity::generate();
         let dir = tempfile::tempdir().unwrap();
+        let output = dir.path().to_path_buf();
         let sealer = Sealer::new(
             vec![identity.to_public()],
             vec![identity.clone()],
-            dir.path().to_path_buf(),
+            Box::new(move |path| std::fs::read_to_string(output.join(path)).ok()),
             None,
         );
         let mut first = tree(OBJECTS);

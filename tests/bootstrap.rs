@@ -282,7 +282,7 @@ fn keys_stay_outside_the_repo_private_and_valid_for_ssh_and_age() {
 
     // The Secret manifests Flux reads, ready to apply.
     let manifests: Vec<serde_yaml::Value> =
-        cairn::compose::documents(&read(&keys.join("secrets.yaml")))
+        cairn::yaml::documents(&read(&keys.join("secrets.yaml")))
             .into_iter()
             .map(Result::unwrap)
             .collect();

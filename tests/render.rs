@@ -79,7 +79,7 @@ fn compiled_components_are_cached_and_corrupt_entries_recompiled() {
 }
 
 #[test]
-fn descriptions_are_kept_with_the_compiled_code_and_damaged_ones_redone() {
+fn descriptions_are_kept_with_the_compiled_code_and_only_authentic_ones_used() {
     let world = World::new();
     world
         .render(VALUES, "out", &["ingress-nginx", "cert-manager"])
@@ -88,12 +88,10 @@ fn descriptions_are_kept_with_the_compiled_code_and_damaged_ones_redone() {
     let entries: Vec<_> = std::fs::read_dir(world.cache_dir().join("cairn/compiled"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().ends_with(".describe.json"))
+        .filter(|p| p.extension().is_some_and(|e| e == "describe"))
         .collect();
     assert_eq!(entries.len(), 2, "{entries:?}");
 
-    // A warm run takes the description from the cache instead of calling
-    // the component: a changed title there is what inspect shows.
     let inspect = |world: &World| {
         let output = world
             .cairn()
@@ -105,9 +103,37 @@ fn descriptions_are_kept_with_the_compiled_code_and_damaged_ones_redone() {
         serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
     };
     let title = inspect(&world)["title"].as_str().unwrap().to_string();
+    // An entry is the magic, a MAC under the user's cache key, then JSON.
+    let header = 12 + 32;
+    let key =
+        cairn::runtime::CacheKey::at(&support::test_data_dir().join("cairn/cache.key")).unwrap();
+    let retitle = |entry: &std::path::Path, seal: bool| {
+        let bytes = std::fs::read(entry).unwrap();
+        let body = String::from_utf8(bytes[header..].to_vec())
+            .unwrap()
+            .replace(&title, "Retitled");
+        let stem = entry.file_stem().unwrap().to_string_lossy().into_owned();
+        let mac = if seal {
+            key.seal(&[b"describe", stem.as_bytes(), body.as_bytes()])
+        } else {
+            bytes[12..header].try_into().unwrap()
+        };
+        let mut out = bytes[..12].to_vec();
+        out.extend_from_slice(&mac);
+        out.extend_from_slice(body.as_bytes());
+        std::fs::write(entry, out).unwrap();
+    };
+
+    // Changed by someone without the key: ignored, described afresh.
     for entry in &entries {
-        let text = std::fs::read_to_string(entry).unwrap();
-        std::fs::write(entry, text.replace(&title, "Retitled")).unwrap();
+        retitle(entry, false);
+    }
+    assert_eq!(inspect(&world)["title"], title.as_str());
+
+    // Sealed with the key, it is what a warm run uses instead of calling
+    // the component: the cache is read.
+    for entry in &entries {
+        retitle(entry, true);
     }
     assert_eq!(inspect(&world)["title"], "Retitled");
 

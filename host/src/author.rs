@@ -56,7 +56,7 @@ impl Project {
         let manifest = dir.join(MANIFEST);
         if manifest.exists() {
             let text = std::fs::read_to_string(&manifest)?;
-            let m: Manifest = serde_yaml::from_str(&text).with_context(|| {
+            let m: Manifest = crate::yaml::from_str(&text).with_context(|| {
                 format!("{} is not a valid component manifest", manifest.display())
             })?;
             return Ok(Self {
@@ -283,7 +283,7 @@ pub fn test(
             .into_owned();
         let read_yaml = |file: &str| -> anyhow::Result<Option<serde_json::Value>> {
             match std::fs::read_to_string(case.join(file)) {
-                Ok(text) => Ok(serde_yaml::from_str(&text)
+                Ok(text) => Ok(crate::yaml::from_str(&text)
                     .with_context(|| format!("{label}/{file} is not valid YAML"))?),
                 Err(_) => Ok(None),
             }
@@ -623,7 +623,8 @@ pub fn stack(
     }
     if write && (updated != text || out.is_some()) {
         std::fs::create_dir_all(target)?;
-        crate::repo::write_file_atomic(&target.join(STACK_FILE), &updated)?;
+        crate::files::write_atomic(&target.join(STACK_FILE), updated.as_bytes())
+            .with_context(|| format!("cannot write {}", target.join(STACK_FILE).display()))?;
     }
     Ok(reports)
 }

@@ -157,7 +157,7 @@ pub fn bootstrap(options: &BootstrapOptions) -> anyhow::Result<BootstrapReport> 
             (text, fetched.version, Some(fetched.source))
         }
     };
-    let sha = crate::repo::sha256(body_of(&components));
+    let sha = crate::files::sha256(body_of(&components));
 
     // Keys, outside the repository.
     let keys_dir = match &options.keys_dir {
@@ -251,7 +251,8 @@ pub fn bootstrap(options: &BootstrapOptions) -> anyhow::Result<BootstrapReport> 
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        crate::repo::write_file_atomic(&path, &text)?;
+        crate::files::write_atomic(&path, text.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
         written.push(
             path.strip_prefix(&root)
                 .unwrap_or(&path)
@@ -429,7 +430,7 @@ fn wire_root(path: &Path, resources: &[String]) -> anyhow::Result<Option<String>
         }
         return Ok(Some(out));
     };
-    let mut doc: serde_yaml::Value = serde_yaml::from_str(&text)
+    let mut doc: serde_yaml::Value = crate::yaml::from_str(&text)
         .with_context(|| format!("{} is not valid YAML; fix it, then re-run", path.display()))?;
     let list = doc
         .as_mapping_mut()
@@ -563,7 +564,7 @@ fn fetch_manifests(
             (text, true)
         }
     };
-    let sha = crate::repo::sha256(&text);
+    let sha = crate::files::sha256(&text);
     if let Some(locked) = locked
         && locked.version == version
         && locked.source.contains("://")
@@ -580,7 +581,8 @@ fn fetch_manifests(
         if let Some(dir) = cache.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        crate::repo::write_file_atomic(&cache, &text)?;
+        crate::files::write_atomic(&cache, text.as_bytes())
+            .with_context(|| format!("cannot write {}", cache.display()))?;
     }
     Ok(Fetched {
         version,
@@ -623,7 +625,7 @@ fn find_on_path(program: &str) -> Option<PathBuf> {
 /// Refuses text that is not Flux's install manifests.
 fn check_manifests(text: &str, origin: &str) -> anyhow::Result<()> {
     let mut crd = false;
-    for (i, doc) in crate::compose::documents(text).into_iter().enumerate() {
+    for (i, doc) in crate::yaml::documents(text).into_iter().enumerate() {
         let doc = doc.with_context(|| format!("{origin}: document {} is not YAML", i + 1))?;
         if doc.get("kind").and_then(serde_yaml::Value::as_str) == Some("CustomResourceDefinition")
             && doc
@@ -693,7 +695,7 @@ pub fn owned_sync(output_dir: &Path) -> Option<(Vec<String>, Option<String>)> {
     let text = std::fs::read_to_string(output_dir.join(FLUX_DIR).join(SYNC_FILE)).ok()?;
     let mut ids = Vec::new();
     let mut path = None;
-    for doc in crate::compose::documents(&text).into_iter().flatten() {
+    for doc in crate::yaml::documents(&text).into_iter().flatten() {
         ids.push(crate::compose::object_id(&doc));
         if doc.get("kind").and_then(serde_yaml::Value::as_str) == Some("Kustomization") {
             path = doc

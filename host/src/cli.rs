@@ -2,6 +2,28 @@
 //! prints what it returns. Exit status: 0 success, 1 "there are differences"
 //! (for commands that compare), 2 any error.
 
+/// Everything cairn prints goes through these: component and stack texts
+/// reach the terminal with their control characters escaped, never
+/// interpreted (see [`crate::text::terminal`]).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        print!("{}", crate::text::terminal(&format!($($arg)*)))
+    };
+}
+macro_rules! outln {
+    () => {
+        println!()
+    };
+    ($($arg:tt)*) => {
+        println!("{}", crate::text::terminal(&format!($($arg)*)))
+    };
+}
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        eprintln!("{}", crate::text::terminal(&format!($($arg)*)))
+    };
+}
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -259,8 +281,9 @@ struct SandboxArgs {
     #[arg(long, global = true)]
     no_cache: bool,
     /// Override a sandbox limit, e.g. `--limit deadline=30s --limit memory=512MiB`.
-    /// Limits: deadline, memory, stack, table-elements, instances, hostcall-data,
-    /// handles, log, output-files, output-file-size, output-total, path-length.
+    /// Limits: deadline, memory, memory-total, component-size, stack,
+    /// table-elements, instances, hostcall-data, handles, log, output-files,
+    /// output-file-size, output-total, path-length.
     #[arg(long = "limit", value_name = "NAME=VALUE", global = true)]
     limits: Vec<String>,
     /// Show what components printed or logged while rendering.
@@ -271,9 +294,9 @@ struct SandboxArgs {
 /// Prints components' captured output to stderr, indented under their names.
 fn print_logs(logs: &[(String, String)]) {
     for (component, log) in logs {
-        eprintln!("component {component:?} said:");
+        errln!("component {component:?} said:");
         for line in log.lines() {
-            eprintln!("  | {line}");
+            errln!("  | {line}");
         }
     }
 }
@@ -331,7 +354,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            errln!("error: {err:#}");
             ExitCode::from(2)
         }
     }
@@ -451,7 +474,7 @@ fn run_render(args: RenderArgs) -> anyhow::Result<ExitCode> {
         print_logs(&rendering.logs);
     }
     for c in &rendering.components {
-        println!("rendered {} {} ({} files)", c.name, c.version, c.files);
+        outln!("rendered {} {} ({} files)", c.name, c.version, c.files);
     }
     for (component, d) in &rendering.diagnostics {
         let field = d
@@ -459,9 +482,9 @@ fn run_render(args: RenderArgs) -> anyhow::Result<ExitCode> {
             .as_deref()
             .map(|f| format!(" ({component}.{f})"))
             .unwrap_or_default();
-        eprintln!("{:?} from {component}: {}{field}", d.severity, d.message);
+        errln!("{:?} from {component}: {}{field}", d.severity, d.message);
     }
-    println!(
+    outln!(
         "wrote {} files to {}",
         rendering.tree.len(),
         args.out.display()
@@ -488,14 +511,14 @@ fn run_bootstrap(args: BootstrapArgs) -> anyhow::Result<ExitCode> {
         cwd: std::env::current_dir()?,
     })?;
     if args.print_secrets {
-        print!("{}", report.manifests);
+        out!("{}", report.manifests);
     }
     // With --print-secrets, stdout carries only the manifests.
     let say = |line: String| {
         if args.print_secrets {
-            eprintln!("{line}");
+            errln!("{line}");
         } else {
-            println!("{line}");
+            outln!("{line}");
         }
     };
     say(format!(
@@ -563,7 +586,7 @@ fn run_bootstrap(args: BootstrapArgs) -> anyhow::Result<ExitCode> {
 fn read_values(path: &Path) -> anyhow::Result<BTreeMap<String, serde_json::Value>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read values file {}", path.display()))?;
-    let values: Option<BTreeMap<String, serde_json::Value>> = serde_yaml::from_str(&text).with_context(|| {
+    let values: Option<BTreeMap<String, serde_json::Value>> = crate::yaml::from_str(&text).with_context(|| {
         format!(
             "{}: not a mapping from component name to values (e.g. `ingress-nginx: {{replicas: 2}}`)",
             path.display()
@@ -591,32 +614,32 @@ fn run_inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
                 "configSchema": meta.config_schema,
                 "readme": meta.readme,
             });
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            outln!("{}", serde_json::to_string_pretty(&report)?);
         }
         Format::Text => {
-            println!("{} {} - {}", meta.name, meta.version, meta.title);
-            println!("  {}", meta.description);
-            println!("category: {}", meta.category);
-            println!("sha256:   {}", component.sha256);
+            outln!("{} {} - {}", meta.name, meta.version, meta.title);
+            outln!("  {}", meta.description);
+            outln!("category: {}", meta.category);
+            outln!("sha256:   {}", component.sha256);
             let facts = |title: &str, decls: &[crate::runtime::FactDecl]| {
-                println!("{title}:");
+                outln!("{title}:");
                 if decls.is_empty() {
-                    println!("  (none)");
+                    outln!("  (none)");
                 }
                 for d in decls {
                     let required = if d.required { " (required)" } else { "" };
-                    println!("  {:<24} {}{required}", d.key, d.description);
+                    outln!("  {:<24} {}{required}", d.key, d.description);
                 }
             };
             facts("provides facts", &meta.provides);
             facts("reads facts", &meta.reads);
-            println!("imports (capabilities):");
+            outln!("imports (capabilities):");
             for import in &component.imports {
-                println!("  {import}");
+                outln!("  {import}");
             }
-            println!("config schema:");
+            outln!("config schema:");
             for line in serde_json::to_string_pretty(&meta.config_schema)?.lines() {
-                println!("  {line}");
+                outln!("  {line}");
             }
         }
     }
@@ -631,29 +654,29 @@ fn run_init(args: InitArgs) -> anyhow::Result<ExitCode> {
         limits: limits(&args.sandbox)?,
     };
     let path = ops::init(&options, &args.source, args.version.as_deref(), &args.path)?;
-    println!("wrote {}", path.display());
-    println!("set your values there, then run `cairn generate`");
+    outln!("wrote {}", path.display());
+    outln!("set your values there, then run `cairn generate`");
     Ok(ExitCode::SUCCESS)
 }
 
 fn print_summary(report: &ops::GenerateReport, verb: &str) {
     if report.recovered {
-        println!("completed an interrupted generate first");
+        outln!("completed an interrupted generate first");
     }
     match &report.from {
         Some(from) if *from != report.to => {
-            println!("stack {}: {from} -> {}", report.stack, report.to)
+            outln!("stack {}: {from} -> {}", report.stack, report.to)
         }
-        _ => println!("stack {} {}", report.stack, report.to),
+        _ => outln!("stack {} {}", report.stack, report.to),
     }
     for name in &report.added {
-        println!("  + component {name}");
+        outln!("  + component {name}");
     }
     for name in &report.removed {
-        println!("  - component {name}");
+        outln!("  - component {name}");
     }
     if report.components.is_empty() {
-        println!("nothing to change");
+        outln!("nothing to change");
     }
     for (component, c) in &report.components {
         let mut parts = Vec::new();
@@ -672,13 +695,13 @@ fn print_summary(report: &ops::GenerateReport, verb: &str) {
         } else {
             format!(" {verb}")
         };
-        println!("  {component}: {}{verb}", parts.join(", "));
+        outln!("  {component}: {}{verb}", parts.join(", "));
     }
     for path in &report.kept_edits {
-        println!("  kept your edits to {path}");
+        outln!("  kept your edits to {path}");
     }
     for warning in &report.warnings {
-        eprintln!("warning: {warning}");
+        errln!("warning: {warning}");
     }
 }
 
@@ -689,11 +712,11 @@ fn run_generate(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     }
     print_summary(&report, "");
     if let Some(commit) = &report.commit {
-        println!("committed {}", &commit[..commit.len().min(12)]);
+        outln!("committed {}", &commit[..commit.len().min(12)]);
     }
     if report.wrote && !report.message.trim().is_empty() {
-        println!();
-        println!("{}", report.message.trim_end());
+        outln!();
+        outln!("{}", report.message.trim_end());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -717,7 +740,7 @@ fn run_diff(args: StackArgs) -> anyhow::Result<ExitCode> {
         let old = change.old.as_deref().unwrap_or("");
         let new = change.new.as_deref().unwrap_or("");
         let diff = similar::TextDiff::from_lines(old, new);
-        print!(
+        out!(
             "{}",
             diff.unified_diff()
                 .context_radius(3)
@@ -735,25 +758,25 @@ fn run_diff(args: StackArgs) -> anyhow::Result<ExitCode> {
 fn run_lint(args: LintArgs) -> anyhow::Result<ExitCode> {
     let report = ops::lint(&options(&args.stack)?, args.schemas.as_deref())?;
     for problem in &report.problems {
-        println!("{problem}");
+        outln!("{problem}");
     }
     if args.schemas.is_some() {
         for kind in &report.unchecked_kinds {
-            println!(
+            outln!(
                 "note: no schema for {kind} in {}",
                 args.schemas.as_deref().unwrap_or(Path::new("")).display()
             );
         }
-        println!(
+        outln!(
             "{} objects, {} checked against CRD schemas, {} problems",
             report.objects,
             report.checked,
             report.problems.len()
         );
     } else if report.problems.is_empty() {
-        println!("{} objects, values and output valid", report.objects);
+        outln!("{} objects, values and output valid", report.objects);
     } else {
-        println!(
+        outln!(
             "{} objects, {} problems",
             report.objects,
             report.problems.len()
@@ -769,10 +792,10 @@ fn run_lint(args: LintArgs) -> anyhow::Result<ExitCode> {
 fn run_update(args: UpdateArgs) -> anyhow::Result<ExitCode> {
     let report = ops::update(&options(&args.stack)?, args.check, args.to.as_deref())?;
     if let Format::Json = args.output {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "current: {}, latest: {}",
         report.current.as_deref().unwrap_or("none"),
         report.latest.as_deref().unwrap_or("none")
@@ -783,20 +806,20 @@ fn run_update(args: UpdateArgs) -> anyhow::Result<ExitCode> {
         } else {
             " (beyond your version requirement)"
         };
-        println!(
+        outln!(
             "\n{} {}{within}",
             v.tag,
             &v.commit[..v.commit.len().min(12)]
         );
         for line in v.changelog.trim_end().lines() {
-            println!("  {line}");
+            outln!("  {line}");
         }
     }
     match (&report.requirement, report.status.as_str()) {
         (Some(req), _) => {
-            println!("\ncairn.yaml now requires {req}; run `cairn generate` to apply it")
+            outln!("\ncairn.yaml now requires {req}; run `cairn generate` to apply it")
         }
-        (None, "up-to-date") => println!("up to date"),
+        (None, "up-to-date") => outln!("up to date"),
         _ => {}
     }
     Ok(ExitCode::SUCCESS)
@@ -804,56 +827,63 @@ fn run_update(args: UpdateArgs) -> anyhow::Result<ExitCode> {
 
 fn run_verify(args: StackArgs) -> anyhow::Result<ExitCode> {
     let report = ops::verify(&options(&args)?)?;
+    if !report.unchecked.is_empty() {
+        outln!(
+            "note: no age identity here opens {} sealed object(s), so they were not checked against the locked inputs (set SOPS_AGE_KEY_FILE): {}",
+            report.unchecked.len(),
+            report.unchecked.join(", ")
+        );
+    }
     if report.ok() {
-        println!("the repo matches cairn.lock");
+        outln!("the repo matches cairn.lock");
         return Ok(ExitCode::SUCCESS);
     }
     if report.values_changed {
-        println!("values in cairn.yaml changed since the last generate; run `cairn generate`");
+        outln!("values in cairn.yaml changed since the last generate; run `cairn generate`");
     }
     for path in &report.edited {
-        println!("edited: {path}");
+        outln!("edited: {path}");
     }
     for path in &report.missing {
-        println!("missing: {path}");
+        outln!("missing: {path}");
     }
     for path in &report.drift {
-        println!("renders differently from the lock: {path}");
+        outln!("renders differently from the lock: {path}");
     }
     for (path, why) in &report.plaintext {
-        println!("plaintext secret: {path} {why}");
+        outln!("plaintext secret: {path} {why}");
     }
     Ok(ExitCode::from(1))
 }
 
 fn run_status(args: StackArgs) -> anyhow::Result<ExitCode> {
     let report = ops::status(&options(&args)?)?;
-    println!("stack:      {} ({})", report.stack, report.source);
-    println!(
+    outln!("stack:      {} ({})", report.stack, report.source);
+    outln!(
         "requires:   {}",
         report.requirement.as_deref().unwrap_or("any")
     );
-    println!(
+    outln!(
         "locked:     {}",
         report.locked.as_deref().unwrap_or("not generated yet")
     );
-    println!(
+    outln!(
         "newest:     {}",
         report.newest_known.as_deref().unwrap_or("unknown")
     );
-    println!("components:");
+    outln!("components:");
     for (name, enabled) in &report.components {
-        println!("  {} {name}", if *enabled { "on " } else { "off" });
+        outln!("  {} {name}", if *enabled { "on " } else { "off" });
     }
-    println!(
+    outln!(
         "files:      {} generated, {} with hand edits",
         report.files_owned,
         report.edited.len()
     );
     for path in &report.edited {
-        println!("  edited: {path}");
+        outln!("  edited: {path}");
     }
-    println!(
+    outln!(
         "flux:       {}",
         report
             .flux
@@ -861,11 +891,12 @@ fn run_status(args: StackArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or("not bootstrapped (cairn bootstrap)")
     );
     if report.recipients == 0 {
-        println!("secrets:    off (no age recipients under secrets.age)");
+        outln!("secrets:    off (no age recipients under secrets.age)");
     } else {
-        println!(
+        outln!(
             "secrets:    {} sealed for {} age recipients",
-            report.sealed, report.recipients
+            report.sealed,
+            report.recipients
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -881,12 +912,12 @@ fn run_component(command: ComponentCommand) -> anyhow::Result<ExitCode> {
         } => {
             let dir = path.unwrap_or_else(|| PathBuf::from(&name));
             author::scaffold(&name, lang, &dir, sdk.as_deref())?;
-            println!("created {} in {}", name, dir.display());
-            println!("next: cd {} && cairn component test", dir.display());
+            outln!("created {} in {}", name, dir.display());
+            outln!("next: cd {} && cairn component test", dir.display());
         }
         ComponentCommand::Build { dir, out } => {
             let out = author::build(&dir, out.as_deref())?;
-            println!("built {}", out.display());
+            outln!("built {}", out.display());
         }
         ComponentCommand::Test {
             dir,
@@ -903,22 +934,20 @@ fn run_component(command: ComponentCommand) -> anyhow::Result<ExitCode> {
             let mut failed = 0;
             for result in &results {
                 if result.blessed {
-                    println!("blessed {}", result.case);
+                    outln!("blessed {}", result.case);
                 } else if result.diffs.is_empty() {
-                    println!("ok      {}", result.case);
+                    outln!("ok      {}", result.case);
                 } else {
                     failed += 1;
-                    println!("FAILED  {}", result.case);
+                    outln!("FAILED  {}", result.case);
                     for diff in &result.diffs {
-                        print!("{diff}");
+                        out!("{diff}");
                     }
                 }
             }
-            println!("{} passed, {failed} failed", results.len() - failed);
+            outln!("{} passed, {failed} failed", results.len() - failed);
             if failed > 0 {
-                println!(
-                    "if the new output is right, accept it with `cairn component test --bless`"
-                );
+                outln!("if the new output is right, accept it with `cairn component test --bless`");
                 return Ok(ExitCode::from(1));
             }
         }
@@ -938,17 +967,19 @@ fn run_stack(command: StackCommand) -> anyhow::Result<ExitCode> {
         match (&r.declared, write) {
             (Some(declared), false) => {
                 drift += 1;
-                println!(
+                outln!(
                     "{} {}: sha256 {} but stack.yaml says {declared}",
-                    r.name, r.version, r.sha256
+                    r.name,
+                    r.version,
+                    r.sha256
                 );
             }
-            (Some(_), true) => println!("{} {}: sha256 updated to {}", r.name, r.version, r.sha256),
-            (None, _) => println!("{} {}: ok", r.name, r.version),
+            (Some(_), true) => outln!("{} {}: sha256 updated to {}", r.name, r.version, r.sha256),
+            (None, _) => outln!("{} {}: ok", r.name, r.version),
         }
     }
     if drift > 0 {
-        println!("stack.yaml is out of date; run `cairn stack build`");
+        outln!("stack.yaml is out of date; run `cairn stack build`");
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)

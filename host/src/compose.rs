@@ -136,7 +136,7 @@ pub fn facts_for(
     }
 }
 
-fn valid_fact_key(key: &str) -> bool {
+pub fn valid_fact_key(key: &str) -> bool {
     !key.is_empty()
         && key.len() <= 128
         && key.split('.').all(|word| {
@@ -230,6 +230,23 @@ pub fn assemble(outputs: Vec<ComponentFiles>, limits: &Limits) -> Result<Tree, V
                 },
             );
         }
+        // `a.yaml` and `a.yaml/b.yaml` cannot both be written.
+        let files: BTreeSet<&str> = resources.iter().map(String::as_str).collect();
+        for path in &resources {
+            let mut parent = path.as_str();
+            while let Some((dir, _)) = parent.rsplit_once('/') {
+                if files.contains(dir) {
+                    problems.push(OutputProblem {
+                        component: component.clone(),
+                        file: path.clone(),
+                        problem: format!(
+                            "lies inside {dir:?}, which is a file of the same component; a path cannot be both"
+                        ),
+                    });
+                }
+                parent = dir;
+            }
+        }
         resources.sort();
         let kustomization =
             kustomization(&format!("the files of component {component}"), &resources);
@@ -276,39 +293,20 @@ fn kustomization(what: &str, resources: &[String]) -> String {
 
 /// A relative, portable path inside the component's directory.
 fn check_path(path: &str, limits: &Limits) -> Result<(), String> {
-    if path.is_empty() {
-        return Err("the path is empty".into());
-    }
     if path.chars().count() > limits.path_length {
         return Err(format!(
             "the path is longer than {} characters (--limit path-length)",
             limits.path_length
         ));
     }
-    if path.contains('\0') {
-        return Err("the path contains a NUL byte".into());
-    }
-    if path.contains('\\') {
-        return Err("the path contains a backslash; use '/' between directories".into());
-    }
-    if path.starts_with('/') || path.as_bytes().get(1) == Some(&b':') {
-        return Err("the path is absolute; paths are relative to the component's directory".into());
-    }
-    for segment in path.split('/') {
-        match segment {
-            ".." => {
-                return Err(
-                    "the path contains '..'; a component may only write inside its own directory"
-                        .into(),
-                );
-            }
-            "." | "" => return Err("the path has an empty or '.' segment".into()),
-            _ if segment.chars().any(char::is_control) => {
-                return Err("the path contains a control character".into());
-            }
-            _ => {}
-        }
-    }
+    crate::files::check_relative(path).map_err(|why| {
+        let hint = if why.contains("..") {
+            "; a component may only write inside its own directory"
+        } else {
+            ""
+        };
+        format!("the path {why}{hint}")
+    })?;
     let file_name = path.rsplit('/').next().unwrap_or(path);
     if file_name.eq_ignore_ascii_case(KUSTOMIZATION)
         || file_name.eq_ignore_ascii_case("kustomization.yml")
@@ -320,24 +318,6 @@ fn check_path(path: &str, limits: &Limits) -> Result<(), String> {
         return Err("the file name must end in .yaml or .yml".into());
     }
     Ok(())
-}
-
-/// The documents of a YAML stream in order, each parsed; a syntax error
-/// ends the list (the parser cannot resume after one). Empty documents
-/// (`---` alone) come out as `Null`. The one place cairn splits a
-/// multi-document file.
-pub fn documents(text: &str) -> Vec<Result<serde_yaml::Value, serde_yaml::Error>> {
-    use serde::Deserialize;
-    let mut out = Vec::new();
-    for document in serde_yaml::Deserializer::from_str(text) {
-        let parsed = serde_yaml::Value::deserialize(document);
-        let failed = parsed.is_err();
-        out.push(parsed);
-        if failed {
-            break;
-        }
-    }
-    out
 }
 
 /// Every file of `tree` that must not reach git, as output problems. Runs
@@ -383,7 +363,7 @@ pub fn add_root_resource(tree: &mut Tree, resource: &str) {
     let Some(root) = tree.get_mut(KUSTOMIZATION) else {
         return;
     };
-    let Ok(doc) = serde_yaml::from_str::<serde_yaml::Value>(&root.content) else {
+    let Ok(doc) = crate::yaml::from_str::<serde_yaml::Value>(&root.content) else {
         return;
     };
     let mut resources: Vec<String> = doc
@@ -418,7 +398,7 @@ pub fn plaintext_secret(content: &str) -> Option<String> {
             "holds an age identity (AGE-SECRET-KEY-1...); keys never belong in git".into(),
         );
     }
-    for doc in documents(content).into_iter().flatten() {
+    for doc in crate::yaml::documents(content).into_iter().flatten() {
         if doc.get("kind").and_then(serde_yaml::Value::as_str) != Some("Secret") {
             continue;
         }
@@ -451,7 +431,7 @@ pub fn plaintext_secret(content: &str) -> Option<String> {
 /// Every document parses as YAML and is a Kubernetes object.
 fn check_yaml(content: &str) -> Result<(), String> {
     let mut objects = 0;
-    for (index, document) in documents(content).into_iter().enumerate() {
+    for (index, document) in crate::yaml::documents(content).into_iter().enumerate() {
         let n = index + 1;
         let value = document.map_err(|err| format!("document {n} is not valid YAML: {err}"))?;
         if value.is_null() {
@@ -480,6 +460,16 @@ fn check_yaml(content: &str) -> Result<(), String> {
             return Err(format!(
                 "document {n} is not a Kubernetes object: it has no {}",
                 missing.join(", no ")
+            ));
+        }
+        if value
+            .get("items")
+            .is_some_and(serde_yaml::Value::is_sequence)
+            && text("kind").is_some_and(|k| k.ends_with("List"))
+        {
+            return Err(format!(
+                "document {n} is a {}: write each object as its own document (`---` between them), so cairn checks and seals each",
+                text("kind").unwrap_or_default()
             ));
         }
         objects += 1;

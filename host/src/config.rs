@@ -10,6 +10,14 @@ use serde::{Deserialize, Serialize};
 
 /// The user's configuration file name.
 pub const CONFIG_FILE: &str = "cairn.yaml";
+/// The largest `cairn.yaml` cairn reads.
+const MAX_CONFIG: u64 = 1 << 20;
+/// The largest `cairn.lock` cairn reads.
+const MAX_LOCK: u64 = 16 << 20;
+/// The most components a stack may list.
+const MAX_COMPONENTS: usize = 1000;
+/// The longest changelog or message a stack may carry, in characters.
+const MAX_STACK_TEXT: usize = 64 * 1024;
 /// The lock file name, beside the configuration.
 pub const LOCK_FILE: &str = "cairn.lock";
 /// A stack's definition file name, at the stack's root.
@@ -38,6 +46,40 @@ fn default_output() -> String {
     ".".into()
 }
 
+impl UserConfig {
+    /// Parses and checks a `cairn.yaml`; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> anyhow::Result<Self> {
+        let config: UserConfig = crate::yaml::from_str(text)
+            .with_context(|| format!("{origin} is not a valid cairn.yaml"))?;
+        let output = Path::new(&config.output);
+        if output.is_absolute()
+            || output
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            bail!(
+                "{}: output {:?} must be a relative path inside the directory of cairn.yaml",
+                origin,
+                config.output
+            );
+        }
+        for (name, values) in &config.values {
+            if !(values.is_object() || values.is_null()) {
+                bail!(
+                    "{}: values.{name} must be a mapping of that component's values (e.g. `enabled: true`)",
+                    origin
+                );
+            }
+            if let Some(enabled) = values.get("enabled")
+                && !enabled.is_boolean()
+            {
+                bail!("{}: values.{name}.enabled must be true or false", origin);
+            }
+        }
+        Ok(config)
+    }
+}
+
 /// Where a stack comes from and which version to use.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,47 +105,20 @@ pub struct Project {
 
 impl Project {
     pub fn load(config_path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(config_path).with_context(|| {
-            format!(
-                "cannot read {}; run `cairn init SOURCE` to create one, or pass --config",
-                config_path.display()
-            )
-        })?;
-        let config: UserConfig = serde_yaml::from_str(&text)
-            .with_context(|| format!("{} is not a valid cairn.yaml", config_path.display()))?;
+        let text = crate::files::read_text_bounded(config_path, MAX_CONFIG)
+            .and_then(|text| text.ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound)))
+            .with_context(|| {
+                format!(
+                    "cannot read {}; run `cairn init SOURCE` to create one, or pass --config",
+                    config_path.display()
+                )
+            })?;
+        let config = UserConfig::parse(&text, &config_path.display().to_string())?;
         let root = config_path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."))
             .to_path_buf();
-        let output = Path::new(&config.output);
-        if output.is_absolute()
-            || output
-                .components()
-                .any(|c| matches!(c, std::path::Component::ParentDir))
-        {
-            bail!(
-                "{}: output {:?} must be a relative path inside the directory of cairn.yaml",
-                config_path.display(),
-                config.output
-            );
-        }
-        for (name, values) in &config.values {
-            if !(values.is_object() || values.is_null()) {
-                bail!(
-                    "{}: values.{name} must be a mapping of that component's values (e.g. `enabled: true`)",
-                    config_path.display()
-                );
-            }
-            if let Some(enabled) = values.get("enabled")
-                && !enabled.is_boolean()
-            {
-                bail!(
-                    "{}: values.{name}.enabled must be true or false",
-                    config_path.display()
-                );
-            }
-        }
         Ok(Self {
             config_path: config_path.to_path_buf(),
             root,
@@ -179,8 +194,17 @@ fn yes() -> bool {
 impl StackDefinition {
     /// Parses and checks a `stack.yaml`; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> anyhow::Result<Self> {
-        let def: StackDefinition = serde_yaml::from_str(text)
+        let mut def: StackDefinition = crate::yaml::from_str(text)
             .with_context(|| format!("{origin} is not a valid stack definition"))?;
+        if def.components.len() > MAX_COMPONENTS {
+            bail!(
+                "{origin}: lists {} components, more than the {MAX_COMPONENTS} cairn takes",
+                def.components.len()
+            );
+        }
+        def.changelog = crate::text::lines(&def.changelog, MAX_STACK_TEXT);
+        def.message = crate::text::lines(&def.message, MAX_STACK_TEXT);
+        def.description = crate::text::one_line(&def.description, 300);
         let mut seen = std::collections::BTreeSet::new();
         for c in &def.components {
             if !crate::runtime::valid_name(&c.name) {
@@ -192,9 +216,9 @@ impl StackDefinition {
             if !seen.insert(&c.name) {
                 bail!("{origin}: component {:?} is listed twice", c.name);
             }
-            if c.path.starts_with('/') || c.path.split('/').any(|s| s == "..") {
+            if let Err(why) = crate::files::check_relative(&c.path) {
                 bail!(
-                    "{origin}: component {:?}: path {:?} must stay inside the stack",
+                    "{origin}: component {:?}: path {:?} must stay inside the stack: the path {why}",
                     c.name,
                     c.path
                 );
@@ -230,10 +254,13 @@ pub struct Lock {
     /// sha256 of the content cairn generated.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub files: BTreeMap<String, String>,
-    /// Per sealed object (`PATH#Kind/namespace/name`), a salted digest of
-    /// its plaintext, to keep its ciphertext while it does not change.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub secrets: BTreeMap<String, crate::secrets::SealedDigest>,
+    /// Every object sealed for the recipients (`PATH#Kind/namespace/name`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub sealed: std::collections::BTreeSet<String>,
+    /// What earlier versions kept per sealed object (salted digests of the
+    /// plaintext): read so that their locks still open, never written again.
+    #[serde(default, rename = "secrets", skip_serializing)]
+    pub legacy_digests: BTreeMap<String, serde_yaml::Value>,
     /// Flux's install manifests, as `cairn bootstrap` wrote them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flux: Option<LockedFlux>,
@@ -289,18 +316,49 @@ impl Lock {
 
     /// Reads the lock at `path`; `None` when there is none yet.
     pub fn read(path: &Path) -> anyhow::Result<Option<Self>> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        let text = match crate::files::read_text_bounded(path, MAX_LOCK) {
+            Ok(Some(text)) => text,
+            Ok(None) => return Ok(None),
             Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
         };
-        let lock: Lock = serde_yaml::from_str(&text).with_context(|| {
+        Self::parse(&text, path).map(Some)
+    }
+
+    /// Parses and checks the text of the lock at `path`.
+    pub fn parse(text: &str, path: &Path) -> anyhow::Result<Self> {
+        let lock: Lock = crate::yaml::from_str(text).with_context(|| {
             format!(
                 "{} is corrupt; restore it from git (`git checkout -- {}`), or delete it to start over (your edits to generated files will then count as conflicts)",
                 path.display(),
                 path.file_name().unwrap_or_default().to_string_lossy()
             )
         })?;
+        let restore = || {
+            format!(
+                "{} is written by cairn only; restore it from git (`git checkout -- {}`)",
+                path.display(),
+                path.file_name().unwrap_or_default().to_string_lossy()
+            )
+        };
+        for (file, hash) in &lock.files {
+            if let Err(why) = check_generated_path(file) {
+                bail!(
+                    "{}: files: {:?}: the path {why}. {}",
+                    path.display(),
+                    crate::text::one_line(file, 200),
+                    restore()
+                );
+            }
+            if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                bail!(
+                    "{}: files: {:?}: {:?} is not a sha256. {}",
+                    path.display(),
+                    crate::text::one_line(file, 200),
+                    crate::text::one_line(hash, 80),
+                    restore()
+                );
+            }
+        }
         if lock.lock_version != Self::VERSION {
             bail!(
                 "{} has lock version {}, this cairn reads version {}; upgrade cairn",
@@ -309,7 +367,7 @@ impl Lock {
                 Self::VERSION
             );
         }
-        Ok(Some(lock))
+        Ok(lock)
     }
 
     pub fn to_text(&self) -> String {
@@ -317,6 +375,19 @@ impl Lock {
             "{LOCK_HEADER}{}",
             serde_yaml::to_string(self).expect("the lock serialises")
         )
+    }
+}
+
+/// Why `path` cannot be a file cairn generated: the root kustomization, or
+/// a relative path inside a component's directory.
+pub fn check_generated_path(path: &str) -> Result<(), String> {
+    crate::files::check_relative(path)?;
+    if path == crate::compose::KUSTOMIZATION {
+        return Ok(());
+    }
+    match path.split_once('/') {
+        Some((component, _)) if crate::runtime::valid_name(component) => Ok(()),
+        _ => Err("is not inside a component's directory".into()),
     }
 }
 

@@ -105,7 +105,7 @@ fn add_crd(schemas: &mut Schemas, crd: &Value) -> anyhow::Result<()> {
 
 /// The documents of a YAML stream as JSON values, skipping empty ones.
 pub fn objects(text: &str) -> Vec<Value> {
-    crate::compose::documents(text)
+    crate::yaml::documents(text)
         .into_iter()
         .flatten()
         .filter(|v| !v.is_null())

@@ -90,6 +90,31 @@ pub fn commit_message(report: &GenerateReport) -> String {
     format!("{subject}\n\n{}\n", body.join("\n"))
 }
 
+/// `path` made absolute with its deepest existing ancestor resolved: a file
+/// that was just deleted (and its directory with it) still has a place in
+/// the repository.
+fn real_path(path: &Path) -> anyhow::Result<PathBuf> {
+    let absolute = std::path::absolute(path)?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        match existing.canonicalize() {
+            Ok(real) => {
+                let mut real = real;
+                real.extend(rest.iter().rev());
+                return Ok(real);
+            }
+            Err(_) => match (existing.parent(), existing.file_name()) {
+                (Some(parent), Some(name)) => {
+                    rest.push(name.to_os_string());
+                    existing = parent;
+                }
+                _ => return Ok(absolute),
+            },
+        }
+    }
+}
+
 /// Commits `paths` (files that exist are added, missing ones removed) on
 /// top of HEAD, and updates the index to match. Returns the new commit, or
 /// `None` when the tree did not change.
@@ -105,14 +130,7 @@ pub fn commit(root: &Path, paths: &[PathBuf], message: &str) -> anyhow::Result<O
         .detach();
     let mut editor = repo.edit_tree(head).context("cannot edit HEAD's tree")?;
     for path in paths {
-        let absolute = match path.canonicalize() {
-            Ok(p) => p,
-            Err(_) => path
-                .parent()
-                .and_then(|d| d.canonicalize().ok())
-                .map(|d| d.join(path.file_name().unwrap_or_default()))
-                .unwrap_or_else(|| path.clone()),
-        };
+        let absolute = real_path(path)?;
         let rel = absolute
             .strip_prefix(&workdir)
             .with_context(|| {

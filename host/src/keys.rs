@@ -218,7 +218,8 @@ fn write_public(path: &Path, text: &str) -> anyhow::Result<()> {
     if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
         return Ok(());
     }
-    crate::repo::write_file_atomic(path, text)
+    crate::files::write_atomic(path, text.as_bytes())
+        .with_context(|| format!("cannot write {}", (path).display()))
 }
 
 /// Asks the git host for its SSH host keys (`ssh-keyscan`): only on the

@@ -17,6 +17,9 @@ pub mod cli;
 pub mod compose;
 pub mod config;
 pub mod crd;
+pub mod files;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod git;
 pub mod keys;
 pub mod limits;
@@ -30,4 +33,6 @@ pub mod secrets;
 pub mod sops;
 pub mod source;
 pub mod stack;
+pub mod text;
 pub mod values;
+pub mod yaml;

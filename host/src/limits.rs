@@ -17,14 +17,24 @@ use serde::{Deserialize, Serialize};
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Limits {
     /// Wall-clock time one call into a component (describe, facts or render)
-    /// may take, enforced by epoch interruption. Default 10 s.
+    /// may take, enforced by epoch interruption; time the component sleeps
+    /// counts too (sleeps are virtual: they return at once). Default 10 s.
     #[serde(with = "humantime_serde")]
     pub deadline: Duration,
-    /// Linear memory one component instance may grow to. Default 256 MiB.
+    /// Linear memory one call may grow to, all of its memories together.
+    /// Default 256 MiB.
     pub memory: ByteSize,
+    /// Linear memory all calls running at once may use together: cairn runs
+    /// at most `memory-total / memory` calls (and compilations) in parallel,
+    /// whatever the number of cores. Default 2 GiB.
+    pub memory_total: ByteSize,
+    /// The size of one component's `.wasm`. Default 64 MiB (the JavaScript
+    /// and Python components of the reference stack are 12 and 18 MB).
+    pub component_size: ByteSize,
     /// Wasm stack one call may use before it traps. Default 1 MiB.
     pub stack: ByteSize,
-    /// Elements one table may grow to. Default 100 000.
+    /// Table elements one call may grow to, all tables together.
+    /// Default 100 000.
     pub table_elements: usize,
     /// Core instances, tables and memories one component may create.
     /// Default 64 each; real components use a handful.
@@ -52,6 +62,8 @@ impl Default for Limits {
         Self {
             deadline: Duration::from_secs(10),
             memory: ByteSize::mib(256),
+            memory_total: ByteSize::gib(2),
+            component_size: ByteSize::mib(64),
             stack: ByteSize::mib(1),
             table_elements: 100_000,
             instances: 64,
@@ -70,6 +82,8 @@ impl Default for Limits {
 pub const NAMES: &[&str] = &[
     "deadline",
     "memory",
+    "memory-total",
+    "component-size",
     "stack",
     "table-elements",
     "instances",
@@ -83,6 +97,14 @@ pub const NAMES: &[&str] = &[
 ];
 
 impl Limits {
+    /// How many calls may run at once within `memory-total` (at least one).
+    pub fn concurrent_calls(&self) -> usize {
+        let per_call = self.memory.as_u64().max(1);
+        usize::try_from(self.memory_total.as_u64() / per_call)
+            .unwrap_or(usize::MAX)
+            .max(1)
+    }
+
     /// Applies one `NAME=VALUE` override, e.g. `deadline=2s` or `memory=64MiB`.
     pub fn set(&mut self, assignment: &str) -> anyhow::Result<()> {
         let Some((name, value)) = assignment.split_once('=') else {
@@ -101,6 +123,8 @@ impl Limits {
                     humantime::parse_duration(value).map_err(|_| bad("a duration such as 10s"))?
             }
             "memory" => self.memory = size(value)?,
+            "memory-total" => self.memory_total = size(value)?,
+            "component-size" => self.component_size = size(value)?,
             "stack" => self.stack = size(value)?,
             "table-elements" => self.table_elements = count(value)?,
             "instances" => self.instances = count(value)?,

@@ -62,9 +62,9 @@ pub fn merge(base: &str, ours: &str, theirs: &str) -> Result<String, Vec<Conflic
 }
 
 /// The documents of a stream, each with its identity.
-fn parse(text: &str) -> Result<Vec<(String, Value)>, serde_yaml::Error> {
+fn parse(text: &str) -> Result<Vec<(String, Value)>, crate::yaml::Error> {
     let mut docs = Vec::new();
-    for (index, document) in crate::compose::documents(text).into_iter().enumerate() {
+    for (index, document) in crate::yaml::documents(text).into_iter().enumerate() {
         let value = document?;
         if value.is_null() {
             continue;

@@ -15,6 +15,7 @@ use crate::limits::Limits;
 use crate::render::{self, Instance, Rendering};
 use crate::repo::{self, Action, Plan};
 use crate::runtime::{Cache, Loaded, Runtime};
+use crate::secrets::PreviousCiphertext;
 use crate::source::{Pin, SourceOptions, StackSource, TagVersion};
 use crate::stack::Stack;
 
@@ -64,10 +65,36 @@ struct Session {
     recovered: bool,
 }
 
+/// Whether a command may change the repo: only one that may completes an
+/// interrupted `generate`; the others refuse to read a half-applied repo.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+}
+
+/// Completes an interrupted apply when `access` allows, else refuses to go
+/// on while one is pending. Returns whether one was completed.
+fn settle(project: &Project, access: Access) -> anyhow::Result<bool> {
+    let layout = layout(project);
+    match access {
+        Access::Write => repo::recover(&layout),
+        Access::Read if repo::pending(&project.root) => bail!(
+            "{}: a `cairn generate` was interrupted here and left .cairn/journal.yaml; run `cairn generate` to complete it (other commands never replay it, and .cairn/ is never committed)",
+            project.root.display()
+        ),
+        Access::Read => repo::discard_staging(&project.root).map(|()| false),
+    }
+}
+
+fn layout(project: &Project) -> repo::Layout {
+    repo::Layout::new(&project.root, &project.config.output)
+}
+
 impl Session {
-    fn open(options: &Options) -> anyhow::Result<Self> {
+    fn open(options: &Options, access: Access) -> anyhow::Result<Self> {
         let project = Project::load(&options.config)?;
-        let recovered = repo::recover(&project.root)?;
+        let recovered = settle(&project, access)?;
         let lock = Lock::read(&project.lock_path())?;
         let flux = lock.as_ref().and_then(|l| l.flux.clone());
         Ok(Self {
@@ -139,7 +166,13 @@ impl Session {
     fn generate(&self, options: &Options) -> anyhow::Result<(StackSource, Generated)> {
         let (source, pin) = self.pin(options)?;
         let stack = Stack::load(&source, pin)?;
-        let mut generated = generate_tree(&self.runtime, &self.project, stack, self.lock.as_ref())?;
+        let mut generated = generate_tree(
+            &self.runtime,
+            &self.project,
+            stack,
+            self.lock.as_ref(),
+            PreviousCiphertext::Reseal,
+        )?;
         generated.lock.flux = self.flux.clone();
         Ok((source, generated))
     }
@@ -173,12 +206,14 @@ struct Generated {
     lock: Lock,
 }
 
-/// Renders `stack` with the project's values.
+/// Renders `stack` with the project's values. `unopened` says what to do
+/// with sealed objects whose previous ciphertext no identity here opens.
 fn generate_tree(
     runtime: &Runtime,
     project: &Project,
     stack: Stack,
     old_lock: Option<&Lock>,
+    unopened: PreviousCiphertext,
 ) -> anyhow::Result<Generated> {
     let def = &stack.definition;
     let config = project.config_path.display();
@@ -242,7 +277,7 @@ fn generate_tree(
                 let output = project.output_dir();
                 Box::new(move |path| repo::read(&output, path).ok().flatten())
             },
-            old_lock,
+            unopened,
         )),
         _ => None,
     };
@@ -268,7 +303,7 @@ fn generate_tree(
             tag: stack.pin.tag.clone(),
             commit: stack.pin.commit.clone(),
         },
-        values_sha256: repo::sha256(&serde_json::to_string(&configs)?),
+        values_sha256: crate::files::sha256(&serde_json::to_string(&configs)?),
         components: rendering
             .components
             .iter()
@@ -288,9 +323,10 @@ fn generate_tree(
         files: rendering
             .tree
             .iter()
-            .map(|(p, f)| (p.clone(), repo::sha256(&f.content)))
+            .map(|(p, f)| (p.clone(), crate::files::sha256(&f.content)))
             .collect(),
-        secrets: rendering.sealed.clone(),
+        sealed: rendering.sealed.clone(),
+        legacy_digests: BTreeMap::new(),
         flux: None,
     };
     Ok(Generated {
@@ -319,10 +355,7 @@ fn wire_bootstrap(project: &Project, tree: &mut Tree) -> anyhow::Result<()> {
     }
     let mut clashes = Vec::new();
     for (path, file) in tree.iter() {
-        for doc in crate::compose::documents(&file.content)
-            .into_iter()
-            .flatten()
-        {
+        for doc in crate::yaml::documents(&file.content).into_iter().flatten() {
             let key = crate::compose::object_id(&doc);
             let same_path = doc.get("kind").and_then(serde_yaml::Value::as_str)
                 == Some("Kustomization")
@@ -386,16 +419,20 @@ fn load_components(
     let firsts: Vec<&str> = (0..paths.len())
         .map(|i| names[index.iter().position(|&j| j == i).unwrap_or(0)])
         .collect();
-    let records = crate::stack::DigestRecords::at(cache_root()?.join("digests"));
+    let records = crate::stack::DigestRecords::at(
+        cache_root()?.join("digests"),
+        crate::runtime::CacheKey::user(),
+    );
+    let max_size = runtime.limits().component_size.as_u64();
     let spinner = crate::progress::Spinner::new(format!("loading {} components", firsts.len()));
     // Both cores: a cold load reads, hashes and compiles 15 MB components.
     let loaded = firsts
         .par_iter()
         .map(|name| {
-            let (sha256, bytes) = stack.component_digest(name, &records)?;
+            let (sha256, bytes) = stack.component_digest(name, &records, max_size)?;
             let read = || match bytes {
                 Some(bytes) => Ok(bytes),
-                None => stack.component_wasm(name).map(|(bytes, _)| bytes),
+                None => stack.component_wasm(name, max_size).map(|(bytes, _)| bytes),
             };
             runtime
                 .load_lazy(sha256, read)
@@ -419,11 +456,11 @@ impl Blobs {
     }
     fn get(&self, hash: &str) -> Option<String> {
         let text = std::fs::read_to_string(self.path(hash)).ok()?;
-        (repo::sha256(&text) == hash).then_some(text)
+        (crate::files::sha256(&text) == hash).then_some(text)
     }
     fn put_all(&self, tree: &Tree) {
         for file in tree.values() {
-            let hash = repo::sha256(&file.content);
+            let hash = crate::files::sha256(&file.content);
             let path = self.path(&hash);
             if path.exists() {
                 continue;
@@ -448,8 +485,8 @@ struct Prepared {
     lock_changed: bool,
 }
 
-fn prepare(options: &Options, force: bool) -> anyhow::Result<Prepared> {
-    let session = Session::open(options)?;
+fn prepare(options: &Options, force: bool, access: Access) -> anyhow::Result<Prepared> {
+    let session = Session::open(options, access)?;
     let (source, generated) = session.generate(options)?;
     let tree = &generated.rendering.tree;
     let output = session.project.output_dir();
@@ -474,12 +511,18 @@ fn prepare(options: &Options, force: bool) -> anyhow::Result<Prepared> {
         if !missing.is_empty()
             && lock.stack.commit.is_some()
             && let Ok(old_stack) = Stack::load(&source, pin_of(&lock.stack))
-            && let Ok(old) = generate_tree(&session.runtime, &session.project, old_stack, None)
+            && let Ok(old) = generate_tree(
+                &session.runtime,
+                &session.project,
+                old_stack,
+                None,
+                PreviousCiphertext::Reseal,
+            )
             && old.lock.values_sha256 == lock.values_sha256
         {
             for path in missing {
                 if let Some(file) = old.rendering.tree.get(&path)
-                    && repo::sha256(&file.content) == lock.files[&path]
+                    && crate::files::sha256(&file.content) == lock.files[&path]
                 {
                     bases.insert(path, file.content.clone());
                 }
@@ -610,13 +653,26 @@ fn report(prepared: &Prepared) -> GenerateReport {
                 Some(f) => format!("{c}.{f}: {}", d.message),
                 None => format!("{c}: {}", d.message),
             })
+            .chain(resealed_warning(&prepared.generated.rendering.unopened))
             .collect(),
     }
 }
 
+/// Says that sealed objects were encrypted afresh because no identity here
+/// opens their previous ciphertext.
+fn resealed_warning(unopened: &BTreeSet<String>) -> Option<String> {
+    (!unopened.is_empty()).then(|| {
+        format!(
+            "{} sealed object(s) were encrypted afresh: no age identity here opens their previous ciphertext, so cairn cannot tell whether they changed (set SOPS_AGE_KEY_FILE to an identity among secrets.age to keep unchanged ones as they are): {}",
+            unopened.len(),
+            unopened.iter().cloned().collect::<Vec<_>>().join(", ")
+        )
+    })
+}
+
 /// `cairn generate`: renders, plans, and applies atomically.
 pub fn generate(options: &Options, force: bool, commit: bool) -> anyhow::Result<GenerateReport> {
-    let prepared = prepare(options, force)?;
+    let prepared = prepare(options, force, Access::Write)?;
     if !prepared.plan.conflicts.is_empty() {
         return Err(ConflictError(prepared.plan.conflicts.clone()).into());
     }
@@ -628,10 +684,8 @@ pub fn generate(options: &Options, force: bool, commit: bool) -> anyhow::Result<
     if !prepared.plan.is_empty() || prepared.lock_changed {
         Blobs::open()?.put_all(&prepared.generated.rendering.tree);
         repo::apply(
-            &project.root,
-            &project.output_dir(),
+            &layout(project),
             &prepared.plan.changes,
-            &project.lock_path(),
             &prepared.lock_text,
         )?;
         report.wrote = true;
@@ -677,7 +731,9 @@ fn write_sops_config(project: &Project) -> anyhow::Result<Option<PathBuf>> {
         .with_context(|| path.display().to_string())?
     {
         Some(text) => {
-            repo::write_file_atomic(&path, &text)?;
+            crate::files::no_links(&root, Path::new(crate::secrets::SOPS_CONFIG))?;
+            crate::files::write_atomic(&path, text.as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?;
             Ok(Some(path))
         }
         None => Ok(None),
@@ -686,7 +742,7 @@ fn write_sops_config(project: &Project) -> anyhow::Result<Option<PathBuf>> {
 
 /// `cairn diff`: what `generate` would do, writing nothing.
 pub fn diff(options: &Options) -> anyhow::Result<GenerateReport> {
-    let prepared = prepare(options, false)?;
+    let prepared = prepare(options, false, Access::Read)?;
     if !prepared.plan.conflicts.is_empty() {
         return Err(ConflictError(prepared.plan.conflicts.clone()).into());
     }
@@ -705,6 +761,9 @@ pub struct VerifyReport {
     pub values_changed: bool,
     /// Generated files that now hold a plaintext secret or key, with why.
     pub plaintext: Vec<(String, String)>,
+    /// Sealed objects no identity here opens, so whether they still hold
+    /// what the locked inputs render could not be checked.
+    pub unchecked: Vec<String>,
 }
 
 impl VerifyReport {
@@ -720,7 +779,7 @@ impl VerifyReport {
 /// `cairn verify`: re-renders exactly what the lock pins and compares it,
 /// and the files on disk, with the lock.
 pub fn verify(options: &Options) -> anyhow::Result<VerifyReport> {
-    let session = Session::open(options)?;
+    let session = Session::open(options, Access::Read)?;
     let Some(lock) = session.lock.clone() else {
         bail!(
             "{} has no {} yet; run `cairn generate` first",
@@ -730,9 +789,16 @@ pub fn verify(options: &Options) -> anyhow::Result<VerifyReport> {
     };
     let source = session.source(options, false)?;
     let stack = Stack::load(&source, pin_of(&lock.stack))?;
-    let generated = generate_tree(&session.runtime, &session.project, stack, Some(&lock))?;
+    let generated = generate_tree(
+        &session.runtime,
+        &session.project,
+        stack,
+        Some(&lock),
+        PreviousCiphertext::KeepUnopened,
+    )?;
     let mut report = VerifyReport {
         values_changed: generated.lock.values_sha256 != lock.values_sha256,
+        unchecked: generated.rendering.unopened.iter().cloned().collect(),
         ..VerifyReport::default()
     };
     let paths: BTreeSet<&String> = lock
@@ -777,13 +843,13 @@ pub struct StatusReport {
 /// `cairn status`: reads only what is local (no fetch, no render).
 pub fn status(options: &Options) -> anyhow::Result<StatusReport> {
     let project = Project::load(&options.config)?;
-    repo::recover(&project.root)?;
+    settle(&project, Access::Read)?;
     let lock = Lock::read(&project.lock_path())?;
     let flux = lock
         .as_ref()
         .and_then(|l| l.flux.as_ref())
         .map(|f| format!("{} (from {})", f.version, f.source));
-    let sealed = lock.as_ref().map_or(0, |l| l.secrets.len());
+    let sealed = lock.as_ref().map_or(0, |l| l.sealed.len());
     let lock = lock.filter(Lock::is_generated);
     let source = open_source(&project.config.stack.source, &project.root, true, false).ok();
     let versions = source
@@ -950,7 +1016,8 @@ pub fn update(options: &Options, check: bool, to: Option<&str>) -> anyhow::Resul
             project.config_path.display()
         )
     })?;
-    crate::repo::write_file_atomic(&project.config_path, &updated)?;
+    crate::files::write_atomic(&project.config_path, updated.as_bytes())
+        .with_context(|| format!("cannot write {}", project.config_path.display()))?;
     report.status = "updated".into();
     report.requirement = Some(new_requirement);
     Ok(report)
@@ -1041,32 +1108,42 @@ pub fn init(
     text.push_str("# Where generated files go, relative to this file.\noutput: .\nvalues:\n");
     for (component, loaded) in def.components.iter().zip(loaded) {
         let meta = &loaded.metadata;
-        text.push_str(&format!("  # {}: {}\n", meta.title, meta.description));
+        // Component texts are cut to one line where they enter cairn; cut
+        // again here so a comment can never end early.
+        text.push_str(&format!(
+            "  # {}: {}\n",
+            crate::text::one_line(&meta.title, 80),
+            crate::text::one_line(&meta.description, 200)
+        ));
         text.push_str(&format!(
             "  {}:\n    enabled: {}\n",
             component.name, component.enabled
         ));
-        let mut defaults = crate::values::defaults(&meta.config_schema);
-        // Secret fields say how to give them, right where they are set.
-        let mut secret = BTreeSet::new();
-        crate::values::secret_fields(&meta.config_schema, &mut defaults, &mut |field, _| {
-            secret.insert(field.to_string());
-        });
-        if let Some(map) = defaults.as_object().filter(|m| !m.is_empty()) {
-            let body = serde_yaml::to_string(map)?;
-            for line in body.lines() {
-                let key = line.split_once(':').map(|(k, _)| k).unwrap_or("");
-                if secret.contains(key) {
-                    text.push_str(&format!(
-                        "    {line}  # a secret: {{env: NAME}}, {{file: PATH}} or {{sops: FILE, key: KEY}}\n"
-                    ));
-                } else {
+        let defaults = crate::values::defaults(&meta.config_schema)
+            .map_err(|err| anyhow::anyhow!("component {:?}: {err}", component.name))?;
+        // Secret fields are never given a value here, whatever the schema's
+        // default: they get a commented example of a reference.
+        let secrets = crate::values::top_level_secrets(&meta.config_schema);
+        if let Some(map) = defaults.as_object() {
+            let shown: serde_json::Map<String, serde_json::Value> = map
+                .iter()
+                .filter(|(key, _)| !secrets.contains(*key))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            if !shown.is_empty() {
+                for line in serde_yaml::to_string(&shown)?.lines() {
                     text.push_str(&format!("    {line}\n"));
                 }
             }
         }
+        for name in &secrets {
+            text.push_str(&format!(
+                "    # {name}: {{env: NAME}}  # a secret: {{env: NAME}}, {{file: PATH}} or {{sops: FILE, key: KEY}}\n"
+            ));
+        }
     }
-    crate::repo::write_file_atomic(&config_path, &text)?;
+    crate::files::write_atomic(&config_path, text.as_bytes())
+        .with_context(|| format!("cannot write {}", config_path.display()))?;
     Ok(config_path)
 }
 
@@ -1109,7 +1186,7 @@ pub struct LintReport {
 /// `cairn lint`: validates values and rendered output without writing; with
 /// `schemas`, validates every object whose kind a CRD there defines.
 pub fn lint(options: &Options, schemas: Option<&Path>) -> anyhow::Result<LintReport> {
-    let session = Session::open(options)?;
+    let session = Session::open(options, Access::Read)?;
     let (_, generated) = session.generate(options)?;
     let crds = match schemas {
         Some(dir) => crate::crd::load_dir(dir)?,

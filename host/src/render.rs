@@ -15,7 +15,7 @@ use crate::compose::{
     self, ComponentFiles, FactError, OutputProblem, Publication, Published, Tree,
 };
 use crate::runtime::{CallError, Diagnostic, Failure, Loaded, Runtime, Severity};
-use crate::secrets::{REFERENCE_HELP, Resolver, SealedDigest, Sealer};
+use crate::secrets::{MIN_CHECKED, REFERENCE_HELP, Resolved, Resolver, Sealer};
 use crate::values::{self, ValuesError, Violation};
 
 /// How a render treats secrets.
@@ -44,8 +44,10 @@ pub struct Rendering {
     /// What each component printed or logged while rendering, for
     /// `--verbose`; only components that printed something.
     pub logs: Vec<(String, String)>,
-    /// Salted digests of the objects sealed, for the lock.
-    pub sealed: BTreeMap<String, SealedDigest>,
+    /// The objects sealed, for the lock.
+    pub sealed: std::collections::BTreeSet<String>,
+    /// Sealed objects whose previous ciphertext no identity here opens.
+    pub unopened: std::collections::BTreeSet<String>,
 }
 
 /// What one component contributed.
@@ -84,7 +86,9 @@ pub enum RenderError {
     DuplicateName(String),
 }
 
-/// Renders `instances` with `runtime`.
+/// Renders `instances` with `runtime`. Every secret value resolved for
+/// them is kept out of the output (refused) and out of what components
+/// say (redacted).
 pub fn render(
     runtime: &Runtime,
     instances: &[Instance<'_>],
@@ -100,11 +104,18 @@ pub fn render(
     let mut configs = Vec::new();
     let mut redacted = Vec::new();
     let mut invalid = Vec::new();
+    let mut resolved = Resolved::default();
+    let mut short = Vec::new();
     for instance in instances {
         match prepare_values(instance, secrets.resolver) {
-            Ok((config, shown)) => {
+            Ok((config, shown, plains)) => {
                 configs.push(config);
                 redacted.push(shown);
+                for (field, plain) in plains {
+                    if !resolved.add(&instance.name, &field, &plain) {
+                        short.push((instance.name.clone(), field));
+                    }
+                }
             }
             Err(err) => invalid.push((instance.name.clone(), err)),
         }
@@ -112,6 +123,44 @@ pub fn render(
     if !invalid.is_empty() {
         return Err(RenderError::Values(invalid));
     }
+    let rendering = render_checked(runtime, instances, secrets, configs, redacted, &resolved);
+    match rendering {
+        Ok(mut rendering) => {
+            for (component, field) in short {
+                rendering.diagnostics.push((
+                    component,
+                    Diagnostic {
+                        severity: Severity::Warning,
+                        message: format!(
+                            "the secret is shorter than {MIN_CHECKED} characters, too short for cairn to check that no output holds it; use a longer one"
+                        ),
+                        field: Some(field),
+                        file: None,
+                    },
+                ));
+            }
+            for (_, d) in &mut rendering.diagnostics {
+                d.message = resolved.redact(&d.message);
+            }
+            for (_, log) in &mut rendering.logs {
+                *log = resolved.redact(log);
+            }
+            Ok(rendering)
+        }
+        Err(err) => Err(err.redacted(&resolved)),
+    }
+}
+
+/// The phases of [`render`] after values are prepared; the caller redacts
+/// what it returns.
+fn render_checked(
+    runtime: &Runtime,
+    instances: &[Instance<'_>],
+    secrets: &SecretHandling<'_>,
+    configs: Vec<serde_json::Value>,
+    redacted: Vec<serde_json::Value>,
+    resolved: &Resolved,
+) -> Result<Rendering, RenderError> {
     let config_json: Vec<String> = configs.iter().map(|c| c.to_string()).collect();
 
     // Phase 1: facts. A component that declares none cannot publish any,
@@ -219,8 +268,10 @@ pub fn render(
             },
         )
     }));
-    // On exactly what would be written: nothing in plaintext gets past.
-    let leaks = compose::plaintext_problems(&tree);
+    // On exactly what would be written: nothing in plaintext gets past,
+    // neither a Secret nor a secret value a component echoed elsewhere.
+    let mut leaks = compose::plaintext_problems(&tree);
+    leaks.extend(resolved.leaks(&tree));
     if !leaks.is_empty() {
         return Err(RenderError::Output(leaks));
     }
@@ -230,7 +281,8 @@ pub fn render(
         facts: table,
         diagnostics,
         logs,
-        sealed: sealed.digests,
+        sealed: sealed.objects,
+        unopened: sealed.unopened,
     })
 }
 
@@ -239,14 +291,14 @@ pub fn render(
 /// the one shown and hashed, with each secret as the reference it was given
 /// as. A secret written in plaintext is refused, and no message repeats a
 /// secret's value.
-fn prepare_values(
-    instance: &Instance<'_>,
-    resolver: &Resolver,
-) -> Result<(serde_json::Value, serde_json::Value), ValuesError> {
+type Prepared = (serde_json::Value, serde_json::Value, Vec<(String, String)>);
+
+fn prepare_values(instance: &Instance<'_>, resolver: &Resolver) -> Result<Prepared, ValuesError> {
     let schema = &instance.component.metadata.config_schema;
     let mut values = instance.values.clone();
     let mut references = BTreeMap::new();
-    let mut plains = Vec::new();
+    let mut plains: Vec<String> = Vec::new();
+    let mut fields = Vec::new();
     let mut problems = Vec::new();
     if let Some(values) = values.as_mut() {
         values::secret_fields(schema, values, &mut |field, value| {
@@ -255,6 +307,7 @@ fn prepare_values(
                     Ok(plain) => {
                         references.insert(field.to_string(), value.clone());
                         plains.push(plain.clone());
+                        fields.push((field.to_string(), plain.clone()));
                         *value = serde_json::Value::String(plain);
                     }
                     Err(message) => problems.push(Violation {
@@ -302,7 +355,36 @@ fn prepare_values(
             .cloned()
             .unwrap_or_else(|| serde_json::Value::String("(secret)".into()));
     });
-    Ok((config, shown))
+    Ok((config, shown, fields))
+}
+
+impl RenderError {
+    /// The same error with every resolved secret value hidden in what
+    /// components said and in the problems found in their output.
+    fn redacted(self, resolved: &Resolved) -> Self {
+        match self {
+            RenderError::Components(failures) => RenderError::Components(
+                failures
+                    .into_iter()
+                    .map(|mut f| {
+                        f.error.log = resolved.redact(&f.error.log);
+                        f.error.failure = f.error.failure.redacted(&|t| resolved.redact(t));
+                        f
+                    })
+                    .collect(),
+            ),
+            RenderError::Output(problems) => RenderError::Output(
+                problems
+                    .into_iter()
+                    .map(|mut p| {
+                        p.problem = resolved.redact(&p.problem);
+                        p
+                    })
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
 }
 
 fn failure(instance: &Instance<'_>, error: CallError) -> ComponentFailure {

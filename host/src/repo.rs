@@ -5,15 +5,72 @@
 //! and `apply` update a GitOps repo file by file (for `cairn generate`),
 //! keeping hand edits, pruning what is no longer generated, and journaling so
 //! that an interrupted run never leaves a mix of old and new files.
+//!
+//! Every path here comes from data someone else may have written (the lock
+//! and the journal can arrive in a pull request), so each is checked before
+//! use: relative, inside the output directory (or the lock itself), and
+//! reached without passing through a symbolic link.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
 use crate::compose::{KUSTOMIZATION, Tree};
 use crate::config::Lock;
+
+/// The largest file cairn reads back from the output directory.
+const MAX_FILE: u64 = 64 << 20;
+/// The largest journal cairn reads.
+const MAX_JOURNAL: u64 = 16 << 20;
+
+/// Where a project's files are, relative to its root (the directory of
+/// `cairn.yaml`): the only places `apply` and a journal may touch.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub root: PathBuf,
+    /// The output directory relative to `root`, without `./` (empty for
+    /// the root itself).
+    pub output: String,
+    /// The lock's file name, relative to `root`.
+    pub lock: String,
+}
+
+impl Layout {
+    pub fn new(root: &Path, output: &str) -> Self {
+        let output = output
+            .split('/')
+            .filter(|s| !s.is_empty() && *s != ".")
+            .collect::<Vec<_>>()
+            .join("/");
+        Self {
+            root: root.to_path_buf(),
+            output,
+            lock: crate::config::LOCK_FILE.into(),
+        }
+    }
+
+    /// The output directory.
+    pub fn output_dir(&self) -> PathBuf {
+        self.root.join(&self.output)
+    }
+
+    /// `path` (relative to the output) relative to the root.
+    fn in_root(&self, path: &str) -> String {
+        if self.output.is_empty() {
+            path.to_string()
+        } else {
+            format!("{}/{path}", self.output)
+        }
+    }
+
+    /// Checks that the output directory is reached without links.
+    fn check_output(&self) -> anyhow::Result<()> {
+        crate::files::no_links_dir(&self.root, Path::new(&self.output))?;
+        Ok(())
+    }
+}
 
 /// The first bytes of every kustomization cairn writes; how cairn recognises
 /// a directory it generated.
@@ -83,34 +140,17 @@ pub fn replace_dir(out: &Path, tree: &Tree) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Replaces one file atomically: a temporary file beside it, then a rename.
-pub fn write_file_atomic(path: &Path, content: &str) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    tmp.write_all(content.as_bytes())?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
-}
-
-/// The sha256 of a file's content, as recorded in the lock.
-pub fn sha256(content: &str) -> String {
-    use sha2::{Digest, Sha256};
-    format!("{:x}", Sha256::digest(content.as_bytes()))
-}
-
 /// What the disk holds at each path that matters for a plan: `None` for a
 /// missing file. Paths are relative to `output`.
 pub type Disk = BTreeMap<String, Option<String>>;
 
-/// Reads every path the new tree or the old lock names.
+/// Reads every path the new tree or the old lock names. Refuses, naming
+/// every one, paths that pass through a symbolic link or where a directory
+/// stands for a file (or a file for a directory): cairn would otherwise
+/// read or write outside the output directory, or fail half-way.
 pub fn scan(output: &Path, tree: &Tree, lock: Option<&Lock>) -> anyhow::Result<Disk> {
     let mut disk = Disk::new();
+    let mut blocked = Vec::new();
     let paths = tree
         .keys()
         .chain(lock.into_iter().flat_map(|l| l.files.keys()));
@@ -118,19 +158,35 @@ pub fn scan(output: &Path, tree: &Tree, lock: Option<&Lock>) -> anyhow::Result<D
         if disk.contains_key(path) {
             continue;
         }
-        disk.insert(path.clone(), read(output, path)?);
+        match read(output, path) {
+            Ok(content) => {
+                disk.insert(path.clone(), content);
+            }
+            Err(err) => blocked.push(format!("{err:#}")),
+        }
+    }
+    if !blocked.is_empty() {
+        blocked.sort();
+        blocked.dedup();
+        bail!(
+            "cannot use these paths, so nothing was written:\n  - {}",
+            blocked.join("\n  - ")
+        );
     }
     Ok(disk)
 }
 
 /// What the file at `path` (relative to `output`) holds; `None` when absent.
+/// `path` comes from the lock or a render: it is checked, and never read
+/// through a link.
 pub fn read(output: &Path, path: &str) -> anyhow::Result<Option<String>> {
+    crate::config::check_generated_path(path)
+        .map_err(|why| anyhow::anyhow!("{path:?}: the path {why}"))?;
+    crate::files::no_links(output, Path::new(path))?;
     let full = output.join(path);
-    match std::fs::read(&full) {
-        Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(err) => Err(err).with_context(|| format!("cannot read {}", full.display())),
-    }
+    let bytes = crate::files::read_bounded(&full, MAX_FILE)
+        .with_context(|| format!("cannot read {}", full.display()))?;
+    Ok(bytes.map(|b| String::from_utf8_lossy(&b).into_owned()))
 }
 
 /// Generated files the user has changed since cairn wrote them: present on
@@ -139,7 +195,7 @@ pub fn edited(lock: Option<&Lock>, disk: &Disk) -> Vec<String> {
     let Some(lock) = lock else { return Vec::new() };
     lock.files
         .iter()
-        .filter(|(path, hash)| matches!(disk.get(*path), Some(Some(content)) if sha256(content) != **hash))
+        .filter(|(path, hash)| matches!(disk.get(*path), Some(Some(content)) if crate::files::sha256(content) != **hash))
         .map(|(path, _)| path.clone())
         .collect()
 }
@@ -229,7 +285,7 @@ pub fn plan(
             }
             continue;
         };
-        if sha256(current) == *locked_hash {
+        if crate::files::sha256(current) == *locked_hash {
             plan.changes
                 .push(change(Action::Update, Some(current), new.clone()));
             continue;
@@ -265,7 +321,7 @@ pub fn plan(
         let Some(Some(current)) = disk.get(path) else {
             continue;
         };
-        if sha256(current) == *hash || force {
+        if crate::files::sha256(current) == *hash || force {
             plan.changes.push(FileChange {
                 path: path.clone(),
                 component: path
@@ -292,11 +348,13 @@ pub fn plan(
 }
 
 /// Where an interrupted apply is recorded, relative to the project root.
+const CAIRN_DIR: &str = ".cairn";
 const JOURNAL: &str = ".cairn/journal.yaml";
 const STAGING: &str = ".cairn/staging";
 
-#[derive(serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// One step of a journal, written as a plain mapping (`op: rename`).
+#[derive(Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase", deny_unknown_fields)]
 enum Op {
     /// Move a staged file into place.
     Rename { from: String, to: String },
@@ -304,132 +362,234 @@ enum Op {
     Delete { path: String, stop: String },
 }
 
-/// Applies `changes` under `output` and then writes the lock at `lock_path`,
-/// so that an interruption at any point leaves the old state or, once the
-/// journal is committed, a state the next run completes to the new one.
+/// A journal that does not describe an apply cairn would make.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{journal} is not a journal cairn wrote ({why}); nothing was done. If a `cairn generate` was interrupted here, restore the repository from git; then delete {journal} (never commit .cairn/)"
+)]
+pub struct BadJournal {
+    journal: String,
+    why: String,
+}
+
+/// Parses a journal and checks it (see [`check_ops`]); `origin` names it.
+fn parse_journal(layout: &Layout, text: &str, origin: &str) -> Result<Vec<Op>, BadJournal> {
+    let bad = |why: String| BadJournal {
+        journal: origin.to_string(),
+        why,
+    };
+    let ops: Vec<Op> = crate::yaml::from_str(text).map_err(|e| bad(e.to_string()))?;
+    check_ops(layout, &ops).map_err(bad)?;
+    Ok(ops)
+}
+
+/// For the fuzz targets: whether `text` is a journal `recover` would run
+/// for an output in `output`.
+#[doc(hidden)]
+pub fn journal_accepted(output: &str, text: &str) -> bool {
+    parse_journal(&Layout::new(Path::new("."), output), text, "journal").is_ok()
+}
+
+/// Checks that every operation of a journal stays where `apply` writes:
+/// renames from the staging directory to a generated path in the output or
+/// to the lock, deletions of generated paths in the output.
+fn check_ops(layout: &Layout, ops: &[Op]) -> Result<(), String> {
+    let generated = |path: &str| -> Result<(), String> {
+        let inside = if layout.output.is_empty() {
+            Some(path)
+        } else {
+            path.strip_prefix(&format!("{}/", layout.output))
+        };
+        let rel = inside.ok_or_else(|| format!("{path:?} is outside the output directory"))?;
+        crate::config::check_generated_path(rel).map_err(|why| format!("{path:?}: the path {why}"))
+    };
+    for op in ops {
+        match op {
+            Op::Rename { from, to } => {
+                let staged = from
+                    .strip_prefix(&format!("{STAGING}/"))
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+                if !staged {
+                    return Err(format!("{from:?} is not a staged file"));
+                }
+                if *to != layout.lock {
+                    generated(to)?;
+                }
+            }
+            Op::Delete { path, stop } => {
+                generated(path)?;
+                if *stop != layout.output {
+                    return Err(format!("{stop:?} is not the output directory"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Applies `changes` under the output and then writes the lock, so that an
+/// interruption at any point leaves the old state or, once the journal is
+/// committed, a state the next `generate` completes to the new one.
 ///
 /// 1. every new file is written and synced under `.cairn/staging/`;
 /// 2. the list of renames and deletions is written to `.cairn/journal.yaml`
-///    (the commit point; before it, nothing visible has changed);
-/// 3. the operations run, the lock's rename last, and the journal goes.
-pub fn apply(
-    root: &Path,
-    output: &Path,
-    changes: &[FileChange],
-    lock_path: &Path,
-    lock_text: &str,
-) -> anyhow::Result<()> {
-    let rel = |p: &Path| -> anyhow::Result<String> {
-        Ok(p.strip_prefix(root)
-            .with_context(|| format!("{} is outside {}", p.display(), root.display()))?
-            .to_string_lossy()
-            .into_owned())
-    };
+///    and synced (the commit point; before it, nothing visible has changed);
+/// 3. the operations run, the lock's rename last; the directories they
+///    touched are synced, and the journal goes.
+pub fn apply(layout: &Layout, changes: &[FileChange], lock_text: &str) -> anyhow::Result<()> {
+    let root = &layout.root;
+    layout.check_output()?;
+    crate::files::no_links_dir(root, Path::new(STAGING))?;
+    let mut ops = Vec::new();
+    for change in changes {
+        let target = layout.in_root(&change.path);
+        crate::files::no_links(root, Path::new(&target))?;
+        match &change.new {
+            Some(_) => ops.push(Op::Rename {
+                from: format!("{STAGING}/{}", ops.len()),
+                to: target,
+            }),
+            None => ops.push(Op::Delete {
+                path: target,
+                stop: layout.output.clone(),
+            }),
+        }
+    }
+    crate::files::no_links(root, Path::new(&layout.lock))?;
+    ops.push(Op::Rename {
+        from: format!("{STAGING}/{}", ops.len()),
+        to: layout.lock.clone(),
+    });
+    check_ops(layout, &ops)
+        .map_err(|why| anyhow::anyhow!("cairn planned an unsafe write: {why}"))?;
+
     let staging = root.join(STAGING);
     if staging.exists() {
         std::fs::remove_dir_all(&staging)?;
     }
     std::fs::create_dir_all(&staging)
         .with_context(|| format!("cannot create {}", staging.display()))?;
-    let mut ops = Vec::new();
-    let stage = |index: usize, content: &str| -> anyhow::Result<String> {
-        let path = staging.join(index.to_string());
-        let mut file = std::fs::File::create(&path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        file.write_all(content.as_bytes())?;
-        file.sync_all()?;
-        rel(&path)
-    };
-    for (index, change) in changes.iter().enumerate() {
-        let target = rel(&output.join(&change.path))?;
-        match &change.new {
-            Some(content) => ops.push(Op::Rename {
-                from: stage(index, content)?,
-                to: target,
-            }),
-            None => ops.push(Op::Delete {
-                path: target,
-                stop: rel(output).unwrap_or_default(),
-            }),
+    let contents = changes
+        .iter()
+        .map(|c| c.new.as_deref())
+        .chain([Some(lock_text)]);
+    for (op, content) in ops.iter().zip(contents) {
+        if let (Op::Rename { from, .. }, Some(content)) = (op, content) {
+            let path = root.join(from);
+            let mut file = std::fs::File::create(&path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            file.write_all(content.as_bytes())?;
+            file.sync_all()?;
         }
     }
-    ops.push(Op::Rename {
-        from: stage(changes.len(), lock_text)?,
-        to: rel(lock_path)?,
-    });
+    crate::files::sync_dir(&staging)?;
     failpoint("stage");
     let journal = root.join(JOURNAL);
     let pending = journal.with_extension("tmp");
     std::fs::write(&pending, serde_yaml::to_string(&ops)?)?;
     std::fs::File::open(&pending)?.sync_all()?;
     std::fs::rename(&pending, &journal)?;
-    run_journal(root, &ops)
+    crate::files::sync_dir(&root.join(CAIRN_DIR))?;
+    run_journal(layout, &ops)
+}
+
+/// Whether an interrupted apply left a journal to complete.
+pub fn pending(root: &Path) -> bool {
+    std::fs::symlink_metadata(root.join(JOURNAL)).is_ok()
 }
 
 /// Completes an apply that was interrupted after its journal was committed,
 /// or discards one interrupted before. Returns whether there was one to
-/// complete. Every command that reads the repo calls this first.
-pub fn recover(root: &Path) -> anyhow::Result<bool> {
+/// complete. A journal that would touch anything but the output and the
+/// lock, or through a link, is refused and nothing is done.
+pub fn recover(layout: &Layout) -> anyhow::Result<bool> {
+    let root = &layout.root;
     let journal = root.join(JOURNAL);
-    if !journal.exists() {
-        let staging = root.join(STAGING);
-        if staging.exists() {
-            std::fs::remove_dir_all(&staging)?;
-        }
-        let _ = std::fs::remove_file(journal.with_extension("tmp"));
-        let _ = std::fs::remove_dir(root.join(".cairn"));
+    if !pending(root) {
+        discard_staging(root)?;
         return Ok(false);
     }
-    let text = std::fs::read_to_string(&journal)?;
-    let ops: Vec<Op> = serde_yaml::from_str(&text).with_context(|| {
-        format!(
-            "{} is damaged; restore the repo from git and delete it",
-            journal.display()
-        )
-    })?;
-    run_journal(root, &ops)?;
+    crate::files::no_links_dir(root, Path::new(STAGING))?;
+    let text = crate::files::read_text_bounded(&journal, MAX_JOURNAL)
+        .map_err(|e| BadJournal {
+            journal: journal.display().to_string(),
+            why: e.to_string(),
+        })?
+        .unwrap_or_default();
+    let ops = parse_journal(layout, &text, &journal.display().to_string())?;
+    layout.check_output()?;
+    run_journal(layout, &ops)?;
     Ok(true)
 }
 
-fn run_journal(root: &Path, ops: &[Op]) -> anyhow::Result<()> {
+/// Removes what an apply interrupted before its commit point staged: with
+/// no journal, nothing refers to it.
+pub fn discard_staging(root: &Path) -> anyhow::Result<()> {
+    if pending(root) {
+        return Ok(());
+    }
+    crate::files::no_links_dir(root, Path::new(STAGING))?;
+    let staging = root.join(STAGING);
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)
+            .with_context(|| format!("cannot remove {}", staging.display()))?;
+    }
+    let _ = std::fs::remove_file(root.join(JOURNAL).with_extension("tmp"));
+    let _ = std::fs::remove_dir(root.join(CAIRN_DIR));
+    Ok(())
+}
+
+fn run_journal(layout: &Layout, ops: &[Op]) -> anyhow::Result<()> {
+    let root = &layout.root;
+    let mut touched: BTreeSet<PathBuf> = BTreeSet::new();
     for (done, op) in ops.iter().enumerate() {
         failpoint(&format!("apply:{done}"));
         match op {
             Op::Rename { from, to } => {
-                let (from, to) = (root.join(from), root.join(to));
-                if !from.exists() {
+                let (from, target) = (root.join(from), root.join(to));
+                if std::fs::symlink_metadata(&from).is_err() {
                     continue; // Done before an interruption.
                 }
-                if let Some(dir) = to.parent() {
-                    std::fs::create_dir_all(dir)?;
-                }
-                std::fs::rename(&from, &to)
-                    .with_context(|| format!("cannot write {}", to.display()))?;
+                crate::files::no_links(root, Path::new(to))?;
+                let dir = crate::files::parent_of(&target).to_path_buf();
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+                // Created just now: check again that no link was raced in.
+                crate::files::no_links(root, Path::new(to))?;
+                std::fs::rename(&from, &target)
+                    .with_context(|| format!("cannot write {}", target.display()))?;
+                touched.insert(dir);
             }
             Op::Delete { path, stop } => {
-                let path = root.join(path);
-                match std::fs::remove_file(&path) {
+                crate::files::no_links(root, Path::new(path))?;
+                let full = root.join(path);
+                match std::fs::remove_file(&full) {
                     Ok(()) => {}
                     Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
                     Err(err) => {
                         return Err(err)
-                            .with_context(|| format!("cannot delete {}", path.display()));
+                            .with_context(|| format!("cannot delete {}", full.display()));
                     }
                 }
                 let stop = root.join(stop);
-                let mut dir = path.parent();
+                let mut dir = full.parent();
                 while let Some(d) = dir {
                     if d == stop || !d.starts_with(&stop) || std::fs::remove_dir(d).is_err() {
                         break;
                     }
                     dir = d.parent();
                 }
+                touched.insert(dir.unwrap_or(root).to_path_buf());
             }
         }
     }
+    for dir in &touched {
+        let _ = crate::files::sync_dir(dir);
+    }
     std::fs::remove_file(root.join(JOURNAL))?;
     let _ = std::fs::remove_dir_all(root.join(STAGING));
-    let _ = std::fs::remove_dir(root.join(".cairn"));
+    let _ = std::fs::remove_dir(root.join(CAIRN_DIR));
+    crate::files::sync_dir(root)?;
     Ok(())
 }
 

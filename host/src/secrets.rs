@@ -10,15 +10,18 @@
 //!   change keeps its previous ciphertext byte for byte, so an unchanged
 //!   secret is an unchanged file.
 //!
-//! The lock keeps, per sealed object, only a salted SHA-256 of its
-//! plaintext: enough to tell "unchanged" without the user's identity, and
-//! useless for guessing the value without brute force per object.
+//! Whether a sealed object is unchanged is decided by opening the previous
+//! ciphertext with an identity among the recipients, never by a digest of
+//! the plaintext: anything computed from the plaintext alone and kept in
+//! the repo would let whoever reads the repo test guesses of a weak secret
+//! offline. Without an identity, `generate` seals afresh (and says so) and
+//! `verify` reports the sealed objects it could not check. The lock lists
+//! which objects are sealed, nothing more.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
 
@@ -54,16 +57,6 @@ impl SecretsConfig {
             })
             .collect()
     }
-}
-
-/// What the lock keeps of a sealed object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SealedDigest {
-    /// Random, per object, hex.
-    pub salt: String,
-    /// SHA-256 of the salt followed by the object's plaintext YAML, hex.
-    pub sha256: String,
 }
 
 /// The age identities this machine has, for opening SOPS files: the
@@ -190,7 +183,7 @@ impl Resolver {
         let path = self.path(file);
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {} ({e})", path.display()))?;
-        let doc: Value = serde_yaml::from_str(&text)
+        let doc: Value = crate::yaml::from_str(&text)
             .map_err(|e| format!("{} is not YAML ({e})", path.display()))?;
         let identities = self
             .identities
@@ -221,11 +214,105 @@ impl Resolver {
     }
 }
 
+/// The secret values resolved for one render, to keep them out of anything
+/// cairn writes or shows: output is refused when one appears in it outside
+/// a sealed object, and component texts (logs, diagnostics, failures) have
+/// them replaced by `(secret)`.
+#[derive(Debug, Default)]
+pub struct Resolved {
+    /// (component, field, value), for values of at least [`MIN_CHECKED`]
+    /// characters.
+    values: Vec<(String, String, String)>,
+}
+
+/// Secrets shorter than this are too likely to occur by chance in a
+/// manifest to be searched for; cairn warns about them instead.
+pub const MIN_CHECKED: usize = 6;
+
+impl Resolved {
+    /// Records `value`, resolved for `component`'s `field`. Returns `false`
+    /// when it is too short to be checked.
+    pub fn add(&mut self, component: &str, field: &str, value: &str) -> bool {
+        if value.chars().count() < MIN_CHECKED {
+            return false;
+        }
+        self.values
+            .push((component.to_string(), field.to_string(), value.to_string()));
+        true
+    }
+
+    /// `text` with every resolved value (and its base64 form) replaced.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (_, _, value) in &self.values {
+            for needle in forms(value) {
+                if out.contains(&needle) {
+                    out = out.replace(&needle, "(secret)");
+                }
+            }
+        }
+        out
+    }
+
+    /// Every file of `tree` (its path or content) that holds a resolved
+    /// value as it is or base64-encoded: a component echoed a secret into
+    /// a ConfigMap, an annotation or a name.
+    pub fn leaks(&self, tree: &Tree) -> Vec<OutputProblem> {
+        let mut problems = Vec::new();
+        for (component, field, value) in &self.values {
+            let needles = forms(value);
+            for (path, file) in tree {
+                if needles
+                    .iter()
+                    .any(|n| file.content.contains(n.as_str()) || path.contains(n.as_str()))
+                {
+                    let owner = file.component.clone().unwrap_or_default();
+                    problems.push(OutputProblem {
+                        file: path
+                            .strip_prefix(&format!("{owner}/"))
+                            .unwrap_or(path)
+                            .to_string(),
+                        component: owner,
+                        problem: format!(
+                            "holds the secret value of {component}.{field} outside a sealed Secret; a component may put a secret only in a Secret, which cairn encrypts"
+                        ),
+                    });
+                }
+            }
+        }
+        problems
+    }
+}
+
+/// The forms a secret takes in text: itself, and its base64 encoding at
+/// each of the three alignments it can have inside a longer encoded text
+/// (only the characters it alone determines).
+fn forms(value: &str) -> Vec<String> {
+    use base64::Engine as _;
+    let mut out = vec![value.to_string()];
+    let bytes = value.as_bytes();
+    for offset in 0..3usize {
+        let mut padded = vec![0u8; offset];
+        padded.extend_from_slice(bytes);
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&padded);
+        let first = offset.div_ceil(3) * 4;
+        let last = padded.len() / 3 * 4;
+        if last > first && last - first >= 8 {
+            out.push(encoded[first..last].to_string());
+        }
+    }
+    out
+}
+
 /// What sealing a tree gives back besides the sealed tree.
 #[derive(Debug, Default)]
 pub struct Sealed {
-    /// For the lock, keyed `PATH#Kind/namespace/name`.
-    pub digests: BTreeMap<String, SealedDigest>,
+    /// Every sealed object, `PATH#Kind/namespace/name`, for the lock.
+    pub objects: BTreeSet<String>,
+    /// Sealed objects whose previous ciphertext no identity here opens:
+    /// sealed afresh by `generate`, kept as they are (and unchecked) in
+    /// [`PreviousCiphertext::KeepUnopened`] mode.
+    pub unopened: BTreeSet<String>,
     /// (component, message) for objects Flux will not decrypt.
     pub warnings: Vec<(String, String)>,
 }
@@ -235,15 +322,21 @@ pub struct Sealed {
 /// ciphertext. The repo stage provides it.
 pub type ReadPrevious = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
+/// What to do with a sealed object that no identity here opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreviousCiphertext {
+    /// Seal it afresh: its plaintext may have changed (`generate`).
+    Reseal,
+    /// Keep it as it is, and report it unchecked (`verify`).
+    KeepUnopened,
+}
+
 /// Seals rendered objects for the configured recipients.
 pub struct Sealer {
     recipients: Vec<age::x25519::Recipient>,
     identities: Vec<age::x25519::Identity>,
     read_previous: ReadPrevious,
-    previous: BTreeMap<String, SealedDigest>,
-    /// The lock's file digests: without an identity, only a file cairn
-    /// wrote and nobody edited since is trusted to hold what its digest says.
-    locked_files: BTreeMap<String, String>,
+    unopened: PreviousCiphertext,
     now: String,
 }
 
@@ -252,28 +345,26 @@ impl Sealer {
         recipients: Vec<age::x25519::Recipient>,
         identities: Vec<age::x25519::Identity>,
         read_previous: ReadPrevious,
-        lock: Option<&crate::config::Lock>,
+        unopened: PreviousCiphertext,
     ) -> Self {
         Self {
             recipients,
             identities,
             read_previous,
-            previous: lock.map(|l| l.secrets.clone()).unwrap_or_default(),
-            locked_files: lock.map(|l| l.files.clone()).unwrap_or_default(),
+            unopened,
             now: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         }
     }
 
-    /// Seals every sensitive object in `tree`, in place. Returns the digests
-    /// for the lock, keyed `PATH#Kind/namespace/name`, and warnings (by
-    /// component) for sealed objects Flux will not decrypt.
+    /// Seals every sensitive object in `tree`, in place. An object whose
+    /// previous ciphertext an identity opens, with the same plaintext and
+    /// recipients, keeps it byte for byte.
     pub fn seal(&self, tree: &mut Tree) -> Result<Sealed, Vec<OutputProblem>> {
-        let mut digests = BTreeMap::new();
-        let mut warnings = Vec::new();
+        let mut sealed = Sealed::default();
         let mut problems = Vec::new();
         let wanted: BTreeSet<String> = self.recipients.iter().map(|r| r.to_string()).collect();
         for (path, file) in tree.iter_mut() {
-            let Ok(docs) = compose::documents(&file.content)
+            let Ok(docs) = crate::yaml::documents(&file.content)
                 .into_iter()
                 .collect::<Result<Vec<Value>, _>>()
             else {
@@ -282,7 +373,7 @@ impl Sealer {
             if !docs.iter().any(needs_sealing) {
                 continue;
             }
-            let (previous, untouched) = self.previous_objects(path);
+            let previous = self.previous_objects(path);
             let mut out = Vec::new();
             for doc in docs {
                 if !needs_sealing(&doc) {
@@ -293,7 +384,7 @@ impl Sealer {
                 let secret = doc.get("kind").and_then(Value::as_str) == Some("Secret")
                     && doc.get("apiVersion").and_then(Value::as_str) == Some("v1");
                 if !secret {
-                    warnings.push((
+                    sealed.warnings.push((
                         file.component.clone().unwrap_or_default(),
                         format!(
                             "{} in {path} is marked {SENSITIVE_ANNOTATION} and was encrypted, but Flux's kustomize-controller decrypts only v1 Secrets: put the sensitive data in a Secret and reference it",
@@ -301,31 +392,25 @@ impl Sealer {
                         ),
                     ));
                 }
-                // Canonical text of the plaintext object, for its digest.
-                let plain = serde_yaml::to_string(&doc).expect("YAML values serialise");
-                let salt = self
-                    .previous
-                    .get(&id)
-                    .map(|d| d.salt.clone())
-                    .unwrap_or_else(random_salt);
-                let digest = SealedDigest {
-                    sha256: crate::repo::sha256(&format!("{salt}{plain}")),
-                    salt,
-                };
-                let kept = previous.get(&compose::object_id(&doc)).filter(|old| {
+                let old = previous.get(&compose::object_id(&doc)).filter(|old| {
                     sops::recipients(old).into_iter().collect::<BTreeSet<_>>() == wanted
-                        && self.unchanged(
-                            old,
-                            &doc,
-                            untouched && self.previous.get(&id) == Some(&digest),
-                        )
                 });
+                let kept = match old.map(|old| (old, sops::data_key(old, &self.identities))) {
+                    Some((old, Ok(key))) => sops::decrypt_with(old, &key)
+                        .is_ok_and(|plain| plain == doc)
+                        .then_some(old),
+                    Some((old, Err(_))) => {
+                        sealed.unopened.insert(id.clone());
+                        (self.unopened == PreviousCiphertext::KeepUnopened).then_some(old)
+                    }
+                    None => None,
+                };
                 match kept {
                     Some(old) => out.push(old.clone()),
                     None => match sops::DataKey::generate(&self.recipients)
                         .and_then(|key| sops::encrypt(&doc, &key, &self.now))
                     {
-                        Ok(sealed) => out.push(sealed),
+                        Ok(fresh) => out.push(fresh),
                         Err(err) => problems.push(OutputProblem {
                             component: file.component.clone().unwrap_or_default(),
                             file: path.clone(),
@@ -336,7 +421,7 @@ impl Sealer {
                         }),
                     },
                 }
-                digests.insert(id, digest);
+                sealed.objects.insert(id);
             }
             file.content = out
                 .iter()
@@ -345,43 +430,24 @@ impl Sealer {
                 .join("---\n");
         }
         if problems.is_empty() {
-            Ok(Sealed { digests, warnings })
+            Ok(sealed)
         } else {
             Err(problems)
         }
     }
 
-    /// Whether `old` (sealed) holds exactly `doc`: by decrypting it when an
-    /// identity opens it, else by `digest_matches` (the lock's salted digest
-    /// matches, and the file is as cairn wrote it).
-    fn unchanged(&self, old: &Value, doc: &Value, digest_matches: bool) -> bool {
-        if let Ok(key) = sops::data_key(old, &self.identities) {
-            return sops::decrypt_with(old, &key).is_ok_and(|plain| plain == *doc);
-        }
-        digest_matches
-    }
-
-    /// The sealed objects of the file now at `path`, by object id, and
-    /// whether the file is exactly as the lock says cairn wrote it.
-    fn previous_objects(&self, path: &str) -> (BTreeMap<String, Value>, bool) {
+    /// The sealed objects of the file now at `path`, by object id.
+    fn previous_objects(&self, path: &str) -> BTreeMap<String, Value> {
         let Some(text) = (self.read_previous)(path) else {
-            return (BTreeMap::new(), false);
+            return BTreeMap::new();
         };
-        let untouched = self.locked_files.get(path) == Some(&crate::repo::sha256(&text));
-        let objects = compose::documents(&text)
+        crate::yaml::documents(&text)
             .into_iter()
             .flatten()
             .filter(sops::is_encrypted)
             .map(|doc| (compose::object_id(&doc), doc))
-            .collect();
-        (objects, untouched)
+            .collect()
     }
-}
-
-fn random_salt() -> String {
-    let mut salt = [0u8; 16];
-    OsRng.fill_bytes(&mut salt);
-    salt.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Whether `doc` must be sealed: a Secret, or annotated sensitive, not yet
@@ -470,7 +536,7 @@ pub fn sops_config(
     rule.insert("age".into(), recipients.join(",").into());
     let rule = Value::Mapping(rule);
     let mut doc: Value = match existing {
-        Some(text) => serde_yaml::from_str(text)
+        Some(text) => crate::yaml::from_str(text)
             .with_context(|| format!("{SOPS_CONFIG} is not valid YAML; fix it, then re-run"))?,
         None => Value::Null,
     };
@@ -531,7 +597,7 @@ mod tests {
             vec![identity.to_public()],
             vec![identity.clone()],
             Box::new(move |path| std::fs::read_to_string(output.join(path)).ok()),
-            None,
+            PreviousCiphertext::Reseal,
         );
         let mut first = tree(OBJECTS);
         let sealed = sealer.seal(&mut first).unwrap();
@@ -545,7 +611,7 @@ mod tests {
             "an unmarked ConfigMap stays plain: {text}"
         );
         assert_eq!(
-            sealed.digests.keys().collect::<Vec<_>>(),
+            sealed.objects.iter().collect::<Vec<_>>(),
             [
                 "app/objects.yaml#ConfigMap//marked",
                 "app/objects.yaml#Secret/ns/s"
@@ -567,7 +633,7 @@ mod tests {
         let mut changed = tree(&OBJECTS.replace("pa55word", "other"));
         sealer.seal(&mut changed).unwrap();
         let docs = |t: &str| -> Vec<String> {
-            compose::documents(t)
+            crate::yaml::documents(t)
                 .into_iter()
                 .map(|d| serde_yaml::to_string(&d.unwrap()).unwrap())
                 .collect()

@@ -223,6 +223,15 @@ fn pin(version: &TagVersion) -> Pin {
     }
 }
 
+/// A file of a stack larger than cairn reads.
+#[derive(Debug, thiserror::Error)]
+#[error("{what} is {}, more than the {} cairn reads", bytesize::ByteSize::b(*.size), bytesize::ByteSize::b(*.max))]
+pub struct TooLarge {
+    pub what: String,
+    pub size: u64,
+    pub max: u64,
+}
+
 /// The stack's files at one version.
 pub enum Snapshot {
     Dir(PathBuf),
@@ -234,12 +243,31 @@ pub enum Snapshot {
 }
 
 impl Snapshot {
-    /// The bytes of `path`, relative to the stack's root.
-    pub fn read(&self, path: &str) -> anyhow::Result<Vec<u8>> {
+    /// The bytes of `path`, relative to the stack's root, refused when
+    /// larger than `max` (checked before reading: a stack is untrusted).
+    pub fn read(&self, path: &str, max: u64) -> anyhow::Result<Vec<u8>> {
+        let too_large = |size: u64| {
+            anyhow::Error::new(TooLarge {
+                what: format!("{path} in {}", self.label()),
+                size,
+                max,
+            })
+        };
         match self {
             Snapshot::Dir(dir) => {
+                crate::files::check_relative(path).map_err(|why| {
+                    anyhow::anyhow!("{path:?} in {}: the path {why}", self.label())
+                })?;
+                crate::files::no_links(dir, Path::new(path))?;
                 let full = dir.join(path);
-                std::fs::read(&full).with_context(|| format!("cannot read {}", full.display()))
+                match crate::files::read_bounded(&full, max) {
+                    Ok(Some(bytes)) => Ok(bytes),
+                    Ok(None) => bail!("cannot read {}: it does not exist", full.display()),
+                    Err(err) if err.kind() == std::io::ErrorKind::InvalidData => Err(too_large(
+                        std::fs::metadata(&full).map_or(max + 1, |m| m.len()),
+                    )),
+                    Err(err) => Err(err).with_context(|| format!("cannot read {}", full.display())),
+                }
             }
             Snapshot::Tree { repo, tree, label } => {
                 let repo = repo.to_thread_local();
@@ -250,6 +278,18 @@ impl Snapshot {
                     .lookup_entry_by_path(path)
                     .with_context(|| format!("cannot read {path} in {label}"))?
                     .with_context(|| format!("{label} has no file {path}"))?;
+                if !entry.mode().is_blob() {
+                    bail!(
+                        "{path} in {label} is not a file (a link or a directory); a stack's files must be plain files"
+                    );
+                }
+                let size = repo
+                    .find_header(entry.object_id())
+                    .with_context(|| format!("cannot read {path} in {label}"))?
+                    .size();
+                if size > max {
+                    return Err(too_large(size));
+                }
                 let object = entry
                     .object()
                     .with_context(|| format!("cannot read {path} in {label}"))?;

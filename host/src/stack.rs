@@ -7,7 +7,11 @@ use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
 
 use crate::config::{STACK_FILE, StackDefinition};
+use crate::runtime::CacheKey;
 use crate::source::{Pin, Snapshot, StackSource};
+
+/// The largest `stack.yaml` cairn reads.
+const MAX_STACK_FILE: u64 = 1 << 20;
 
 pub struct Stack {
     pub definition: StackDefinition,
@@ -19,7 +23,7 @@ impl Stack {
     /// Reads `stack.yaml` of `source` at `pin`.
     pub fn load(source: &StackSource, pin: Pin) -> anyhow::Result<Self> {
         let snapshot = source.snapshot(&pin)?;
-        let bytes = snapshot.read(STACK_FILE).with_context(|| {
+        let bytes = snapshot.read(STACK_FILE, MAX_STACK_FILE).with_context(|| {
             format!(
                 "{} is not a cairn stack (no {STACK_FILE})",
                 snapshot.label()
@@ -36,8 +40,6 @@ impl Stack {
         })
     }
 
-    /// The `.wasm` of component `name`, refused if its sha256 is not the one
-    /// `stack.yaml` declares.
     /// The sha256 of component `name`, checked against `stack.yaml`, and its
     /// bytes if they had to be read. A component whose content was hashed
     /// before (same git blob, or same unchanged file) is not read again:
@@ -46,6 +48,7 @@ impl Stack {
         &self,
         name: &str,
         records: &DigestRecords,
+        max_size: u64,
     ) -> anyhow::Result<(String, Option<Vec<u8>>)> {
         let component = self
             .definition
@@ -62,20 +65,29 @@ impl Stack {
             }
             return Ok((sha, None));
         }
-        let (wasm, sha) = self.component_wasm(name)?;
+        let (wasm, sha) = self.component_wasm(name, max_size)?;
         if let Some(id) = id {
             records.put(&id, &sha);
         }
         Ok((sha, Some(wasm)))
     }
 
-    /// Returns the bytes and their sha256.
-    pub fn component_wasm(&self, name: &str) -> anyhow::Result<(Vec<u8>, String)> {
+    /// Returns the bytes and their sha256; a file larger than `max_size` is
+    /// refused before it is read.
+    pub fn component_wasm(&self, name: &str, max_size: u64) -> anyhow::Result<(Vec<u8>, String)> {
         let component = self
             .definition
             .component(name)
             .with_context(|| format!("stack {} has no component {name:?}", self.definition.name))?;
-        let wasm = self.snapshot.read(&component.path)?;
+        let wasm = self
+            .snapshot
+            .read(&component.path, max_size)
+            .map_err(|err| match err.downcast_ref::<crate::source::TooLarge>() {
+                Some(too_large) => anyhow::anyhow!(
+                    "component {name:?}: {too_large}; raise --limit component-size if you trust it"
+                ),
+                None => err,
+            })?;
         let actual = format!("{:x}", Sha256::digest(&wasm));
         if !actual.eq_ignore_ascii_case(&component.sha256) {
             bail!(
@@ -88,33 +100,61 @@ impl Stack {
     }
 }
 
-/// Content ids with the sha256 of their content, under the user's cache.
-pub struct DigestRecords(PathBuf);
+/// Content ids with the sha256 of their content, under the user's cache,
+/// each sealed with the cache key: a record someone else wrote into the
+/// cache is ignored, never trusted in place of hashing.
+pub struct DigestRecords {
+    dir: PathBuf,
+    key: Option<CacheKey>,
+}
 
 impl DigestRecords {
-    pub fn at(dir: PathBuf) -> Self {
-        Self(dir)
+    /// Records in `dir`; without a key, none are read or written.
+    pub fn at(dir: PathBuf, key: Option<CacheKey>) -> Self {
+        Self { dir, key }
     }
 
     fn path(&self, id: &str) -> PathBuf {
-        self.0.join(format!("{:x}", Sha256::digest(id.as_bytes())))
+        self.dir
+            .join(format!("{:x}", Sha256::digest(id.as_bytes())))
     }
 
     fn get(&self, id: &str) -> Option<String> {
-        let text = std::fs::read_to_string(self.path(id)).ok()?;
-        let (recorded_id, sha) = text.split_once('\n')?;
-        let sha = sha.trim();
-        (recorded_id == id && sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()))
-            .then(|| sha.to_string())
+        let key = self.key.as_ref()?;
+        let text = crate::files::read_text_bounded(&self.path(id), 4096).ok()??;
+        let mut lines = text.lines();
+        let (recorded_id, sha, mac) = (lines.next()?, lines.next()?, lines.next()?);
+        let mac = hex_bytes(mac)?;
+        let valid = recorded_id == id
+            && sha.len() == 64
+            && sha.bytes().all(|b| b.is_ascii_hexdigit())
+            && key.verify(&[id.as_bytes(), sha.as_bytes()], &mac);
+        valid.then(|| sha.to_string())
     }
 
     /// Remembers `sha` for `id`; a record that cannot be written only costs
     /// a hash next time.
     fn put(&self, id: &str, sha: &str) {
-        let _ = std::fs::create_dir_all(&self.0).and_then(|_| {
-            let tmp = tempfile::NamedTempFile::new_in(&self.0)?;
-            std::fs::write(tmp.path(), format!("{id}\n{sha}\n"))?;
+        let Some(key) = &self.key else { return };
+        let mac: String = key
+            .seal(&[id.as_bytes(), sha.as_bytes()])
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let _ = std::fs::create_dir_all(&self.dir).and_then(|_| {
+            let tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+            std::fs::write(tmp.path(), format!("{id}\n{sha}\n{mac}\n"))?;
             tmp.persist(self.path(id)).map(|_| ()).map_err(|e| e.error)
         });
     }
+}
+
+fn hex_bytes(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
 }

@@ -4,6 +4,14 @@
 //! Validation happens before any call into the component, so a component
 //! only ever sees configuration its own schema accepts, and the user sees
 //! every problem at once, each with its field path.
+//!
+//! A schema comes from a component, so it is untrusted: [`check_bounds`]
+//! refuses one that is too large, refers outside itself, or whose
+//! references could make validation loop or go exponential, before anything
+//! evaluates it; patterns are matched by a linear-time engine; filling in
+//! defaults stops at a reference cycle and within a budget. A secret field's
+//! default is never used: a stack must not ship a password, nor point a
+//! secret at a file of the user's.
 
 use jsonschema::paths::LocationSegment;
 use serde_json::{Map, Value};
@@ -26,18 +34,35 @@ pub enum ValuesError {
     Invalid(Vec<Violation>),
 }
 
+/// The largest configuration schema a component may describe.
+pub const MAX_SCHEMA_BYTES: usize = 512 * 1024;
+/// How many schemas one value may be checked against through references
+/// and combinators (`allOf`, `anyOf`, `oneOf`, `not`, `if`/`then`/`else`)
+/// without descending into it.
+const MAX_EXPANSION: usize = 1_000;
+/// How many values filling in defaults may visit or insert.
+const MAX_DEFAULT_STEPS: usize = 100_000;
+
+/// A validator for `schema`, with formats checked and patterns matched in
+/// linear time (the `regex` engine, never a backtracking one).
+fn validator(schema: &Value, formats: bool) -> Result<jsonschema::Validator, ValuesError> {
+    check_bounds(schema).map_err(ValuesError::BadSchema)?;
+    jsonschema::options()
+        .should_validate_formats(formats)
+        .with_pattern_options(jsonschema::PatternOptions::regex())
+        .build(schema)
+        .map_err(|err| ValuesError::BadSchema(err.to_string()))
+}
+
 /// Fills in the schema's defaults, then validates. `values` is `None` when
 /// the user set nothing for the component.
 pub fn prepare(schema: &Value, values: Option<&Value>) -> Result<Value, ValuesError> {
-    let validator = jsonschema::options()
-        .should_validate_formats(true)
-        .build(schema)
-        .map_err(|err| ValuesError::BadSchema(err.to_string()))?;
+    let validator = validator(schema, true)?;
     let mut values = match values {
         None | Some(Value::Null) => Value::Object(Map::new()),
         Some(v) => v.clone(),
     };
-    apply_defaults(schema, schema, &mut values, 0);
+    Defaults::new(schema).apply(schema, &mut values, false)?;
     let mut violations: Vec<Violation> = validator
         .iter_errors(&values)
         .map(|err| Violation {
@@ -118,20 +143,172 @@ fn walk_secrets(
     }
 }
 
-/// Every default the schema declares, for an empty configuration.
-pub fn defaults(schema: &Value) -> Value {
-    let mut values = Value::Object(Map::new());
-    apply_defaults(schema, schema, &mut values, 0);
-    values
+/// The top-level properties `schema` marks secret, in schema order.
+pub fn top_level_secrets(schema: &Value) -> Vec<String> {
+    let root = resolve(schema, schema, 0);
+    root.get("properties")
+        .and_then(Value::as_object)
+        .map(|properties| {
+            properties
+                .iter()
+                .filter(|(_, p)| is_secret(p) || is_secret(resolve(schema, p, 0)))
+                .map(|(name, _)| name.clone())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
-/// Whether `schema` is itself a valid JSON Schema, for `inspect` and
-/// `stack build`.
+/// Every default the schema declares, for an empty configuration (secret
+/// fields left out).
+pub fn defaults(schema: &Value) -> Result<Value, ValuesError> {
+    let mut values = Value::Object(Map::new());
+    Defaults::new(schema).apply(schema, &mut values, false)?;
+    Ok(values)
+}
+
+/// Whether `schema` is itself a valid JSON Schema within cairn's bounds,
+/// for `inspect` and `stack build`.
 pub fn check_schema(schema: &Value) -> Result<(), ValuesError> {
-    jsonschema::options()
-        .build(schema)
-        .map(|_| ())
-        .map_err(|err| ValuesError::BadSchema(err.to_string()))
+    validator(schema, false).map(|_| ())
+}
+
+/// Refuses a schema cairn will not evaluate: external or dynamic
+/// references (a schema is self-contained), references that do not
+/// resolve, and references or combinators that apply schemas to the same
+/// value in a cycle or more than [`MAX_EXPANSION`] times. Recursion that
+/// descends into the value (a tree type) is fine: the value's size bounds it.
+pub fn check_bounds(schema: &Value) -> Result<(), String> {
+    let mut memo = std::collections::HashMap::new();
+    let mut visited = std::collections::HashSet::new();
+    let mut todo = vec![(schema, "#".to_string())];
+    while let Some((node, at)) = todo.pop() {
+        let Some(object) = node.as_object() else {
+            continue;
+        };
+        if !visited.insert(node as *const Value) {
+            continue;
+        }
+        for keyword in ["$dynamicRef", "$recursiveRef", "$dynamicAnchor", "$anchor"] {
+            if object.contains_key(keyword) {
+                return Err(format!(
+                    "{at}: {keyword} is not supported; use $ref to #/$defs/..."
+                ));
+            }
+        }
+        if at != "#" && object.contains_key("$id") {
+            return Err(format!("{at}: $id is only allowed at the root"));
+        }
+        let n = expansion(schema, node, &at, &mut memo, &mut Vec::new())?;
+        if n > MAX_EXPANSION {
+            return Err(format!(
+                "{at} applies more than {MAX_EXPANSION} schemas to one value through $ref and combinators"
+            ));
+        }
+        if let Some(target) = object.get("$ref").and_then(|r| local_ref(schema, r)) {
+            todo.push((target, format!("{at}/$ref")));
+        }
+        for (keyword, sub) in object {
+            if matches!(
+                keyword.as_str(),
+                "$ref" | "default" | "examples" | "const" | "enum"
+            ) {
+                continue;
+            }
+            match sub {
+                Value::Object(map)
+                    if matches!(
+                        keyword.as_str(),
+                        "properties"
+                            | "patternProperties"
+                            | "$defs"
+                            | "definitions"
+                            | "dependentSchemas"
+                    ) =>
+                {
+                    for (name, child) in map {
+                        todo.push((child, format!("{at}/{keyword}/{name}")));
+                    }
+                }
+                Value::Object(_) => todo.push((sub, format!("{at}/{keyword}"))),
+                Value::Array(items) => {
+                    for (i, child) in items.iter().enumerate() {
+                        todo.push((child, format!("{at}/{keyword}/{i}")));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Keywords whose subschemas apply to the same value as their parent.
+const SAME_VALUE: &[&str] = &["allOf", "anyOf", "oneOf", "not", "if", "then", "else"];
+
+/// The schema a local `$ref` names.
+fn local_ref<'a>(root: &'a Value, reference: &Value) -> Option<&'a Value> {
+    root.pointer(reference.as_str()?.strip_prefix('#')?)
+}
+
+/// How many schemas apply to a value through `schema` (itself included)
+/// without descending into the value: through `$ref`, the combinators and
+/// `dependentSchemas`. `memo` keeps counts by node; `stack` holds the nodes
+/// being counted, to find cycles.
+fn expansion(
+    root: &Value,
+    schema: &Value,
+    at: &str,
+    memo: &mut std::collections::HashMap<*const Value, usize>,
+    stack: &mut Vec<*const Value>,
+) -> Result<usize, String> {
+    let id = schema as *const Value;
+    if let Some(&n) = memo.get(&id) {
+        return Ok(n);
+    }
+    if stack.contains(&id) {
+        return Err(format!(
+            "{at} applies itself to the same value through $ref or a combinator, which never ends"
+        ));
+    }
+    let Some(object) = schema.as_object() else {
+        return Ok(1);
+    };
+    stack.push(id);
+    let mut subs: Vec<(&Value, String)> = Vec::new();
+    if let Some(reference) = object.get("$ref") {
+        let target = local_ref(root, reference).ok_or_else(|| {
+            format!(
+                "{at}: $ref {reference} does not name a part of this schema (only local references like \"#/$defs/Name\" are allowed)"
+            )
+        })?;
+        subs.push((target, format!("{at}/$ref")));
+    }
+    for keyword in SAME_VALUE {
+        match object.get(*keyword) {
+            Some(Value::Array(items)) => {
+                for (i, sub) in items.iter().enumerate() {
+                    subs.push((sub, format!("{at}/{keyword}/{i}")));
+                }
+            }
+            Some(sub @ Value::Object(_)) => subs.push((sub, format!("{at}/{keyword}"))),
+            _ => {}
+        }
+    }
+    if let Some(Value::Object(deps)) = object.get("dependentSchemas") {
+        for (name, sub) in deps {
+            subs.push((sub, format!("{at}/dependentSchemas/{name}")));
+        }
+    }
+    let mut total: usize = 1;
+    for (sub, where_) in subs {
+        total = total.saturating_add(expansion(root, sub, &where_, memo, stack)?);
+        if total > MAX_EXPANSION {
+            break;
+        }
+    }
+    stack.pop();
+    memo.insert(id, total);
+    Ok(total)
 }
 
 fn dotted<'a>(segments: impl Iterator<Item = LocationSegment<'a>>) -> String {
@@ -154,36 +331,85 @@ fn dotted<'a>(segments: impl Iterator<Item = LocationSegment<'a>>) -> String {
 /// from recursing forever.
 const MAX_DEPTH: usize = 64;
 
-/// Inserts the `default` of every property missing from `value`, recursing
-/// into objects that are present. Follows local `$ref`s (`#/$defs/...`) and
-/// `allOf`; `anyOf`/`oneOf` branches are ambiguous and left alone.
-fn apply_defaults(root: &Value, schema: &Value, value: &mut Value, depth: usize) {
-    if depth > MAX_DEPTH {
-        return;
-    }
-    let schema = resolve(root, schema, 0);
-    if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
-        for sub in all {
-            apply_defaults(root, sub, value, depth + 1);
+/// Fills in defaults within a budget.
+struct Defaults<'a> {
+    root: &'a Value,
+    /// Schema nodes being applied to values that came from a default: a
+    /// default inside such a value that reaches one of them again would
+    /// repeat forever.
+    stack: Vec<*const Value>,
+    steps: usize,
+}
+
+impl<'a> Defaults<'a> {
+    fn new(root: &'a Value) -> Self {
+        Self {
+            root,
+            stack: Vec::new(),
+            steps: 0,
         }
     }
-    let Some(object) = value.as_object_mut() else {
-        return;
-    };
-    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
-        return;
-    };
-    for (name, property) in properties {
-        // A `default` may sit beside a `$ref` or in the schema it names.
-        let sub = resolve(root, property, 0);
-        if !object.contains_key(name)
-            && let Some(default) = property.get("default").or_else(|| sub.get("default"))
-        {
-            object.insert(name.clone(), default.clone());
+
+    /// Inserts the `default` of every property missing from `value`,
+    /// recursing into objects that are present. Follows local `$ref`s
+    /// (`#/$defs/...`) and `allOf`; `anyOf`/`oneOf` branches are ambiguous
+    /// and left alone. `from_default` says `value` was itself a default.
+    fn apply(
+        &mut self,
+        schema: &'a Value,
+        value: &mut Value,
+        from_default: bool,
+    ) -> Result<(), ValuesError> {
+        self.steps += 1;
+        if self.steps > MAX_DEFAULT_STEPS || self.stack.len() > MAX_DEPTH {
+            return Err(ValuesError::BadSchema(format!(
+                "its defaults expand to more than {MAX_DEFAULT_STEPS} values"
+            )));
         }
-        if let Some(child) = object.get_mut(name) {
-            apply_defaults(root, sub, child, depth + 1);
+        let schema = resolve(self.root, schema, 0);
+        let id = schema as *const Value;
+        if from_default && self.stack.contains(&id) {
+            return Ok(());
         }
+        self.stack.push(id);
+        let result = self.apply_inner(schema, value, from_default);
+        self.stack.pop();
+        result
+    }
+
+    fn apply_inner(
+        &mut self,
+        schema: &'a Value,
+        value: &mut Value,
+        from_default: bool,
+    ) -> Result<(), ValuesError> {
+        if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
+            for sub in all {
+                self.apply(sub, value, from_default)?;
+            }
+        }
+        let Some(object) = value.as_object_mut() else {
+            return Ok(());
+        };
+        let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+            return Ok(());
+        };
+        for (name, property) in properties {
+            // A `default` may sit beside a `$ref` or in the schema it names.
+            let sub = resolve(self.root, property, 0);
+            let mut inserted = false;
+            if !object.contains_key(name)
+                && let Some(default) = property.get("default").or_else(|| sub.get("default"))
+                && !((is_secret(property) || is_secret(sub)) && !default.is_null())
+            {
+                object.insert(name.clone(), default.clone());
+                inserted = true;
+            }
+            if let Some(child) = object.get_mut(name) {
+                self.apply(sub, child, from_default || inserted)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -287,5 +513,94 @@ mod tests {
             "{violations:?}"
         );
         assert!(violations[0].message.contains("extra"), "{violations:?}");
+    }
+
+    #[test]
+    fn refuses_schemas_that_loop_or_explode() {
+        let looping = json!({"allOf": [{"$ref": "#"}, {"$ref": "#"}]});
+        let err = check_bounds(&looping).unwrap_err();
+        assert!(err.contains("never ends"), "{err}");
+
+        let mut defs = serde_json::Map::new();
+        for i in 0..20 {
+            let next = format!("#/$defs/d{}", i + 1);
+            defs.insert(
+                format!("d{i}"),
+                json!({"allOf": [{"$ref": next}, {"$ref": next}]}),
+            );
+        }
+        defs.insert("d20".into(), json!({"type": "string"}));
+        let exponential = json!({"$ref": "#/$defs/d0", "$defs": defs});
+        let err = check_bounds(&exponential).unwrap_err();
+        assert!(err.contains("more than 1000 schemas"), "{err}");
+
+        for (schema, want) in [
+            (json!({"$ref": "https://example.com/s.json"}), "only local"),
+            (json!({"$ref": "#/$defs/missing"}), "does not name"),
+            (json!({"$dynamicRef": "#x"}), "not supported"),
+            (
+                json!({"properties": {"a": {"$id": "x"}}}),
+                "only allowed at the root",
+            ),
+        ] {
+            let err = check_bounds(&schema).unwrap_err();
+            assert!(err.contains(want), "{schema}: {err}");
+        }
+
+        // A tree type recurses through the value, which bounds it.
+        let tree = json!({"type": "object", "properties": {"children": {"type": "array", "items": {"$ref": "#"}}}});
+        check_bounds(&tree).unwrap();
+        prepare(&tree, Some(&json!({"children": [{"children": []}]}))).unwrap();
+    }
+
+    #[test]
+    fn defaults_stop_at_cycles_and_within_a_budget() {
+        let recursive = json!({"type": "object", "properties": {
+            "a": {"$ref": "#", "default": {}},
+            "b": {"$ref": "#", "default": {}}
+        }});
+        let started = std::time::Instant::now();
+        assert_eq!(defaults(&recursive).unwrap(), json!({"a": {}, "b": {}}));
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+
+        let mut defs = serde_json::Map::new();
+        for i in 0..40 {
+            let next = format!("#/$defs/d{}", i + 1);
+            defs.insert(
+                format!("d{i}"),
+                json!({"type": "object", "properties": {
+                    "a": {"$ref": next, "default": {}},
+                    "b": {"$ref": next, "default": {}}
+                }}),
+            );
+        }
+        defs.insert("d40".into(), json!({"type": "object"}));
+        let doubling = json!({"$ref": "#/$defs/d0", "$defs": defs});
+        let err = defaults(&doubling).unwrap_err().to_string();
+        assert!(err.contains("defaults expand"), "{err}");
+    }
+
+    #[test]
+    fn secret_defaults_are_never_used() {
+        let schema = json!({"type": "object", "properties": {
+            "password": {"type": "string", "writeOnly": true, "default": "hunter2"},
+            "key": {"$ref": "#/$defs/Ref", "default": {"file": "/etc/hostname"}},
+            "optional": {"type": ["string", "null"], "format": "password", "default": null},
+            "name": {"type": "string", "default": "n"}
+        }, "$defs": {"Ref": {"type": "object", "writeOnly": true}}});
+        assert_eq!(
+            defaults(&schema).unwrap(),
+            json!({"optional": null, "name": "n"})
+        );
+        assert_eq!(top_level_secrets(&schema), ["key", "optional", "password"]);
+    }
+
+    #[test]
+    fn patterns_match_in_linear_time() {
+        let schema = json!({"type": "object", "properties": {"x": {"type": "string", "pattern": "^(a+)+$"}}});
+        let value = json!({"x": format!("{}b", "a".repeat(50_000))});
+        let started = std::time::Instant::now();
+        assert!(prepare(&schema, Some(&value)).is_err());
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
     }
 }

@@ -60,9 +60,24 @@ impl World {
         let mut cmd = Command::cargo_bin("cairn").unwrap();
         cmd.env("XDG_CACHE_HOME", self.cache_dir())
             .env("XDG_CONFIG_HOME", self.config_dir())
+            .env("XDG_DATA_HOME", test_data_dir())
             .env_remove("SOPS_AGE_KEY")
             .env_remove("SOPS_AGE_KEY_FILE")
             .current_dir(self.dir.path());
+        cmd
+    }
+
+    /// The same `cairn` as [`World::cairn`], as a plain process, for
+    /// [`bounded`].
+    pub fn cairn_process(&self, dir: &Path, args: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"));
+        cmd.env("XDG_CACHE_HOME", self.cache_dir())
+            .env("XDG_CONFIG_HOME", self.config_dir())
+            .env("XDG_DATA_HOME", test_data_dir())
+            .env_remove("SOPS_AGE_KEY")
+            .env_remove("SOPS_AGE_KEY_FILE")
+            .current_dir(dir)
+            .args(args);
         cmd
     }
 
@@ -125,6 +140,81 @@ pub fn tree_text(dir: &Path) -> String {
         .into_iter()
         .map(|(path, content)| format!("=== {path}\n{content}"))
         .collect()
+}
+
+/// What a process did, and what it cost.
+pub struct Bounded {
+    pub output: std::process::Output,
+    pub elapsed: std::time::Duration,
+    /// Peak resident set size, in MiB.
+    pub peak_mib: u64,
+}
+
+/// Runs `cmd`, killing it after `seconds`, and asserts that it finished in
+/// time, within `mib` of memory, and without a panic: bounded work,
+/// whatever its input.
+// The child is reaped by `wait4` below, which also reports its peak memory.
+#[allow(clippy::zombie_processes)]
+pub fn bounded(mut cmd: std::process::Command, seconds: u64, mib: u64) -> Bounded {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let started = std::time::Instant::now();
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("cairn starts");
+    let pid = child.id() as libc::pid_t;
+    let reader = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            buf
+        })
+    };
+    let out_thread = reader(Box::new(child.stdout.take().unwrap()));
+    let err_thread = reader(Box::new(child.stderr.take().unwrap()));
+    let (status, usage) = loop {
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is valid; wait4 fills it in.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: `pid` is our child; WNOHANG returns at once.
+        let done = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        if done == pid {
+            break (status, usage);
+        }
+        if started.elapsed() > std::time::Duration::from_secs(seconds) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "cairn {:?} ran past {seconds}s",
+                cmd.get_args().collect::<Vec<_>>()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let elapsed = started.elapsed();
+    let output = std::process::Output {
+        status: std::process::ExitStatus::from_raw(status),
+        stdout: out_thread.join().unwrap(),
+        stderr: err_thread.join().unwrap(),
+    };
+    let peak_mib = usage.ru_maxrss as u64 / 1024;
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !text.contains("panicked") && output.status.code() != Some(101),
+        "cairn panicked:\n{text}"
+    );
+    assert!(
+        peak_mib <= mib,
+        "cairn {:?} used {peak_mib} MiB, more than {mib}",
+        cmd.get_args().collect::<Vec<_>>()
+    );
+    Bounded {
+        output,
+        elapsed,
+        peak_mib,
+    }
 }
 
 pub fn stderr(output: &std::process::Output) -> String {
@@ -297,6 +387,12 @@ pub fn reference_stack() -> PathBuf {
         path.display()
     );
     path
+}
+
+/// Where the tests' cairn keeps its cache key: one for all tests, so that
+/// a compile cache shared between tests verifies, and never the user's own.
+pub fn test_data_dir() -> PathBuf {
+    root().join("target/test-data")
 }
 
 /// A compiled-component cache shared by the tests that load the large

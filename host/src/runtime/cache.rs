@@ -5,17 +5,23 @@
 //! component once per engine configuration and keeps the machine code here.
 //!
 //! Loading machine code is `unsafe`: wasmtime trusts a precompiled artifact
-//! completely. So an entry is only ever loaded if cairn itself wrote it:
+//! completely. So an entry is only ever loaded if cairn itself wrote it,
+//! even when someone else can write files in the cache (a CI cache restored
+//! from an untrusted run, a shared or world-writable cache directory):
 //! - the key is the sha256 of the component's bytes plus wasmtime's engine
 //!   compatibility hash, so a changed component or engine misses;
-//! - each entry's code is sealed by a BLAKE3 digest written after it,
-//!   checked before loading, so a truncated or corrupted entry is
-//!   recompiled, never loaded (BLAKE3 over a memory map, because entries
-//!   reach 40 MB and this runs on every load);
+//! - each entry is sealed by a keyed BLAKE3 MAC over its key and its bytes,
+//!   written after the code. The MAC key ([`CacheKey`]) lives outside the
+//!   cache, in the user's data directory, so whoever can write the cache
+//!   cannot forge a seal;
+//! - an entry is read into memory once, checked, and deserialised from those
+//!   same bytes, so it cannot change between the check and the load;
 //! - entries are written to a temporary file and renamed into place, so
-//!   concurrent runs never see half an entry;
-//! - the directory is private (0700), and an entry not owned by the current
-//!   user, or writable by others, is ignored.
+//!   concurrent runs never see half an entry; the directory is private
+//!   (0700), and an entry not owned by the current user, or writable by
+//!   others, is ignored.
+//!
+//! What `describe` returned is kept beside the code under the same seal.
 
 use std::hash::Hasher;
 use std::io::Write;
@@ -27,24 +33,93 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 /// Identifies entries written by cairn, and the entry format version.
-const MAGIC: &[u8; 12] = b"cairn-seal-1";
+const MAGIC: &[u8; 12] = b"cairn-seal-2";
+/// The largest compiled entry read back (the JavaScript and Python
+/// components compile to about 40 MB).
+const MAX_ENTRY: u64 = 1 << 30;
+
+/// The secret that seals cache entries: 32 random bytes in
+/// `$XDG_DATA_HOME/cairn/cache.key` (mode 0600), made on first use.
+#[derive(Clone)]
+pub struct CacheKey([u8; 32]);
+
+impl CacheKey {
+    /// The user's key, created if missing. `None` when it can be neither
+    /// read nor created: then nothing is loaded from the cache.
+    pub fn user() -> Option<Self> {
+        let path = dirs::data_local_dir()?.join("cairn").join("cache.key");
+        Self::at(&path).ok()
+    }
+
+    /// The key in `path`, created if missing.
+    pub fn at(path: &Path) -> anyhow::Result<Self> {
+        if let Ok(Some(bytes)) = crate::files::read_bounded(path, 64) {
+            let file = std::fs::File::open(path)?;
+            if owned_privately(&file) && bytes.len() == 32 {
+                let mut key = [0u8; 32];
+                key.copy_from_slice(&bytes);
+                return Ok(Self(key));
+            }
+            anyhow::bail!(
+                "{} is not a private 32-byte key; delete it and cairn makes a new one",
+                path.display()
+            );
+        }
+        let dir = crate::files::parent_of(path);
+        create_private_dir(dir)?;
+        let mut key = [0u8; 32];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut key);
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        tmp.write_all(&key)?;
+        tmp.as_file().sync_all()?;
+        // Another run may have made one meanwhile: keep the first.
+        match tmp.persist_noclobber(path) {
+            Ok(_) => Ok(Self(key)),
+            Err(_) => Self::at(path),
+        }
+    }
+
+    /// The MAC of `parts`, in order, under this key.
+    pub fn seal(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut hasher = blake3::Hasher::new_keyed(&self.0);
+        for part in parts {
+            hasher.update(&(part.len() as u64).to_le_bytes());
+            hasher.update(part);
+        }
+        *hasher.finalize().as_bytes()
+    }
+
+    /// Whether `mac` seals `parts`, in constant time.
+    pub fn verify(&self, parts: &[&[u8]], mac: &[u8]) -> bool {
+        let Ok(mac) = <[u8; 32]>::try_from(mac) else {
+            return false;
+        };
+        // `Hash` compares in constant time.
+        blake3::Hash::from(self.seal(parts)) == blake3::Hash::from(mac)
+    }
+}
 
 pub struct Cache {
     dir: PathBuf,
+    key: Option<CacheKey>,
 }
 
 impl Cache {
     /// The cache under the user's cache directory (`$XDG_CACHE_HOME/cairn`
-    /// on Linux).
+    /// on Linux), sealed with the user's [`CacheKey`].
     pub fn user_default() -> anyhow::Result<Self> {
         let base = dirs::cache_dir().context(
             "cannot find a cache directory: set XDG_CACHE_HOME (or HOME), or pass --no-cache",
         )?;
-        Ok(Self::at(base.join("cairn").join("compiled")))
+        Ok(Self::at(
+            base.join("cairn").join("compiled"),
+            CacheKey::user(),
+        ))
     }
 
-    pub fn at(dir: PathBuf) -> Self {
-        Self { dir }
+    /// A cache in `dir`; without a key, entries are neither loaded nor stored.
+    pub fn at(dir: PathBuf, key: Option<CacheKey>) -> Self {
+        Self { dir, key }
     }
 
     /// The compiled form of the component whose sha256 is `digest`, from the
@@ -56,94 +131,89 @@ impl Cache {
         digest: &str,
         wasm: impl FnOnce() -> wasmtime::Result<Vec<u8>>,
     ) -> wasmtime::Result<(Component, bool)> {
-        let path = self
-            .dir
-            .join(format!("{}.cwasm", entry_key(engine, digest)));
-        if let Some(component) = self.load(engine, &path) {
+        let key = entry_key(engine, digest);
+        if let Some(component) = self.load(engine, &key) {
             return Ok((component, true));
         }
         let component = Component::new(engine, wasm()?)?;
         // A cache that cannot be written is slower, not broken.
-        let _ = self.store(&path, &component);
+        let _ = self.store(&key, &component);
         Ok((component, false))
     }
 
     /// What the component's `describe` returned, kept beside its compiled
-    /// code (`KEY.describe.json`) under the same ownership rules; `None`
-    /// when absent or unreadable, and the caller describes it again.
+    /// code (`KEY.describe`, sealed like the code); `None` when absent or
+    /// not authentic, and the caller describes it again.
     pub fn load_metadata<T: serde::de::DeserializeOwned>(
         &self,
         engine: &Engine,
         digest: &str,
     ) -> Option<T> {
-        let path = self.metadata_path(engine, digest);
-        let file = std::fs::File::open(&path).ok()?;
-        if !owned_privately(&file) {
-            return None;
-        }
-        serde_json::from_reader(std::io::BufReader::new(file)).ok()
+        let key = entry_key(engine, digest);
+        let bytes = self.read_sealed(&key, "describe", 16 << 20)?;
+        serde_json::from_slice(&bytes).ok()
     }
 
     /// Stores what `describe` returned; a failure only costs a describe later.
     pub fn store_metadata<T: serde::Serialize>(&self, engine: &Engine, digest: &str, metadata: &T) {
-        let store = || -> anyhow::Result<()> {
-            create_private_dir(&self.dir)?;
-            let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
-            serde_json::to_writer(&mut tmp, metadata)?;
-            tmp.persist(self.metadata_path(engine, digest))?;
-            Ok(())
+        let key = entry_key(engine, digest);
+        if let Ok(json) = serde_json::to_vec(metadata) {
+            let _ = self.write_sealed(&key, "describe", &json);
+        }
+    }
+
+    /// An entry is `KEY.EXT`: the magic, the MAC of (extension, key, body),
+    /// then the body. Returns the body when the entry is private, complete
+    /// and authentic.
+    fn read_sealed(&self, key: &str, ext: &str, max: u64) -> Option<Vec<u8>> {
+        let mac_key = self.key.as_ref()?;
+        let path = self.dir.join(format!("{key}.{ext}"));
+        let file = std::fs::File::open(&path).ok()?;
+        if !owned_privately(&file) {
+            return None;
+        }
+        let mut bytes = crate::files::read_bounded(&path, max).ok()??;
+        let header = MAGIC.len() + 32;
+        if bytes.len() < header || bytes[..MAGIC.len()] != *MAGIC {
+            return None;
+        }
+        let body = &bytes[header..];
+        if !mac_key.verify(
+            &[ext.as_bytes(), key.as_bytes(), body],
+            &bytes[MAGIC.len()..header],
+        ) {
+            return None;
+        }
+        bytes.drain(..header);
+        Some(bytes)
+    }
+
+    fn write_sealed(&self, key: &str, ext: &str, body: &[u8]) -> anyhow::Result<()> {
+        let Some(mac_key) = &self.key else {
+            return Ok(());
         };
-        let _ = store();
-    }
-
-    fn metadata_path(&self, engine: &Engine, digest: &str) -> PathBuf {
-        self.dir
-            .join(format!("{}.describe.json", entry_key(engine, digest)))
-    }
-
-    /// An entry is the compiled code (`KEY.cwasm`, mapped straight from the
-    /// file by wasmtime) and a seal beside it (`KEY.seal`: magic and the
-    /// code's BLAKE3 digest), written after the code, so only a complete
-    /// entry is ever trusted.
-    fn load(&self, engine: &Engine, path: &Path) -> Option<Component> {
-        let seal = std::fs::read(path.with_extension("seal")).ok()?;
-        let digest = seal.strip_prefix(MAGIC.as_slice())?;
-        let file = std::fs::File::open(path).ok()?;
-        if !owned_privately(&file)
-            || !owned_privately(&std::fs::File::open(path.with_extension("seal")).ok()?)
-        {
-            return None;
-        }
-        // SAFETY: the map is read-only and only read here; entries are
-        // replaced by rename, never modified in place.
-        let code = unsafe { memmap2::Mmap::map(&file) }.ok()?;
-        if blake3::hash(&code).as_bytes().as_slice() != digest {
-            return None;
-        }
-        drop(code);
-        // SAFETY: the entry was written by `store` below (magic, ownership and
-        // digest checked above) from a component this engine compiled, and
-        // its key includes the engine's compatibility hash.
-        unsafe { Component::deserialize_file(engine, path) }.ok()
-    }
-
-    fn store(&self, path: &Path, component: &Component) -> anyhow::Result<()> {
         create_private_dir(&self.dir)?;
-        let body = component.serialize()?;
-        let write = |target: &Path, parts: &[&[u8]]| -> anyhow::Result<()> {
-            let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
-            for part in parts {
-                tmp.write_all(part)?;
-            }
-            tmp.as_file().sync_all()?;
-            tmp.persist(target)?;
-            Ok(())
-        };
-        write(path, &[&body])?;
-        write(
-            &path.with_extension("seal"),
-            &[MAGIC, blake3::hash(&body).as_bytes()],
-        )
+        let mac = mac_key.seal(&[ext.as_bytes(), key.as_bytes(), body]);
+        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+        tmp.write_all(MAGIC)?;
+        tmp.write_all(&mac)?;
+        tmp.write_all(body)?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(self.dir.join(format!("{key}.{ext}")))?;
+        Ok(())
+    }
+
+    fn load(&self, engine: &Engine, key: &str) -> Option<Component> {
+        let code = self.read_sealed(key, "cwasm", MAX_ENTRY)?;
+        // SAFETY: these bytes were sealed by `store` below with a key only
+        // this user holds (checked in `read_sealed`), from a component this
+        // engine compiled (the key includes the engine's compatibility
+        // hash), and they are the very bytes that were checked.
+        unsafe { Component::deserialize(engine, &code) }.ok()
+    }
+
+    fn store(&self, key: &str, component: &Component) -> anyhow::Result<()> {
+        self.write_sealed(key, "cwasm", &component.serialize()?)
     }
 }
 

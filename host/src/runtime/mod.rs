@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store, Trap};
 
-pub use cache::Cache;
+pub use cache::{Cache, CacheKey};
 use sandbox::{LimitHit, Sandbox};
 
 use crate::limits::Limits;
@@ -43,6 +43,9 @@ pub struct Runtime {
     linker: Linker<Sandbox>,
     limits: Limits,
     cache: Option<Cache>,
+    /// Bounds how many calls and compilations run at once, so that
+    /// components running in parallel stay within `memory-total` together.
+    slots: Slots,
     _ticker: EpochTicker,
 }
 
@@ -165,6 +168,37 @@ pub enum Failure {
     Contract { phase: Phase, message: String },
 }
 
+impl Failure {
+    /// The same failure with `hide` applied to every text the component
+    /// wrote (messages, diagnostics).
+    pub fn redacted(self, hide: &dyn Fn(&str) -> String) -> Self {
+        match self {
+            Failure::Trap { phase, message } => Failure::Trap {
+                phase,
+                message: hide(&message),
+            },
+            Failure::Failed { phase, message } => Failure::Failed {
+                phase,
+                message: hide(&message),
+            },
+            Failure::Contract { phase, message } => Failure::Contract {
+                phase,
+                message: hide(&message),
+            },
+            Failure::InvalidConfig(diags) => Failure::InvalidConfig(
+                diags
+                    .into_iter()
+                    .map(|mut d| {
+                        d.message = hide(&d.message);
+                        d
+                    })
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+}
+
 /// A failed call, with what the component printed before it failed.
 #[derive(Debug, thiserror::Error)]
 #[error("{failure}")]
@@ -187,13 +221,16 @@ impl Runtime {
         let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        Sandbox::add_virtual_clock(&mut linker)?;
         bindings::StackComponent::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut linker, |s| s)?;
         let ticker = EpochTicker::start(engine.clone());
+        let slots = limits.concurrent_calls();
         Ok(Self {
             engine,
             linker,
             limits,
             cache,
+            slots: Slots::new(slots),
             _ticker: ticker,
         })
     }
@@ -225,7 +262,23 @@ impl Runtime {
             failure: Failure::Instantiate(message),
             log: String::new(),
         };
-        let bytes = || wasm().map_err(|err| wasmtime::Error::msg(format!("{err:#}")));
+        let limit = self.limits.component_size;
+        let bytes = || {
+            let bytes = wasm().map_err(|err| wasmtime::Error::msg(format!("{err:#}")))?;
+            if bytes.len() as u64 > limit.as_u64() {
+                return Err(wasmtime::Error::msg(format!(
+                    "it is {}, more than the {limit} a component may be (--limit component-size)",
+                    ByteSize::b(bytes.len() as u64)
+                )));
+            }
+            if wasmparser_is_core_module(&bytes) {
+                return Err(wasmtime::Error::msg(
+                    "it is a core WebAssembly module, not a component: wrap it with `wasm-tools component new` (see \"Any other language\" in docs/authoring.md)",
+                ));
+            }
+            Ok(bytes)
+        };
+        let _slot = self.slots.acquire();
         let (component, cache_hit) = match &self.cache {
             Some(cache) => cache.load_or_compile(&self.engine, &sha256, bytes),
             None => bytes()
@@ -233,6 +286,7 @@ impl Runtime {
                 .map(|c| (c, false)),
         }
         .map_err(|err| instantiate(format!("not a valid WebAssembly component: {err:#}")))?;
+        drop(_slot);
         let imports = component
             .component_type()
             .imports(&self.engine)
@@ -289,6 +343,16 @@ impl Runtime {
             c.call_facts(store, config)
         })?;
         match result {
+            Ok(facts) if facts.len() > MAX_FACT_DECLS => Err(CallError {
+                failure: Failure::Contract {
+                    phase: Phase::Facts,
+                    message: format!(
+                        "published {} facts, more than the {MAX_FACT_DECLS} a component may",
+                        facts.len()
+                    ),
+                },
+                log,
+            }),
             Ok(facts) => Ok(facts.into_iter().map(Fact::from_wit).collect()),
             Err(err) => Err(guest_error(err, Phase::Facts, log)),
         }
@@ -315,6 +379,7 @@ impl Runtime {
             diagnostics: output
                 .diagnostics
                 .into_iter()
+                .take(MAX_DIAGNOSTICS)
                 .map(Diagnostic::from_wit)
                 .collect(),
             log,
@@ -366,6 +431,7 @@ impl Runtime {
         phase: Phase,
         f: impl FnOnce(&bindings::StackComponent, &mut Store<Sandbox>) -> wasmtime::Result<R>,
     ) -> Result<(R, String), CallError> {
+        let _slot = self.slots.acquire();
         let mut store = Store::new(&self.engine, Sandbox::new(&self.limits));
         store.limiter(|s| &mut s.limiter);
         store.set_hostcall_fuel(
@@ -387,6 +453,13 @@ impl Runtime {
         let log = store.data().log.text();
         match result {
             Ok(value) => Ok((value, log)),
+            Err(_) if store.data().clock.exhausted => Err(CallError {
+                failure: Failure::Deadline {
+                    phase,
+                    limit: self.limits.deadline,
+                },
+                log,
+            }),
             Err(err) => {
                 let failure = self.classify(err, phase, store.data().limiter.hit);
                 Err(CallError { failure, log })
@@ -428,46 +501,98 @@ impl Runtime {
 
 fn guest_error(err: wit::RenderError, phase: Phase, log: String) -> CallError {
     let failure = match err {
-        wit::RenderError::InvalidConfig(diags) => {
-            Failure::InvalidConfig(diags.into_iter().map(Diagnostic::from_wit).collect())
-        }
-        wit::RenderError::Failed(message) => Failure::Failed { phase, message },
+        wit::RenderError::InvalidConfig(diags) => Failure::InvalidConfig(
+            diags
+                .into_iter()
+                .take(MAX_DIAGNOSTICS)
+                .map(Diagnostic::from_wit)
+                .collect(),
+        ),
+        wit::RenderError::Failed(message) => Failure::Failed {
+            phase,
+            message: crate::text::lines(&message, MAX_LINE * 4),
+        },
     };
     CallError { failure, log }
 }
 
 impl Metadata {
+    /// Checks what `describe` returned and bounds every text in it: names
+    /// and keys must be well-formed, human texts are cut to one line (they
+    /// land in YAML comments and on terminals), the schema is bounded
+    /// before it is parsed.
     fn from_wit(meta: wit::Metadata) -> Result<Self, String> {
-        let config_schema = serde_json::from_str(&meta.config_schema)
-            .map_err(|err| format!("config-schema is not JSON: {err}"))?;
         if !valid_name(&meta.name) {
             return Err(format!(
                 "name {:?} must be lower-case letters, digits and '-', at most 63 characters",
-                meta.name
+                crate::text::one_line(&meta.name, 80)
             ));
         }
-        let decls = |decls: Vec<wit::FactDecl>| {
+        if meta.config_schema.len() > crate::values::MAX_SCHEMA_BYTES {
+            return Err(format!(
+                "config-schema is {}, more than the {} a schema may be",
+                ByteSize::b(meta.config_schema.len() as u64),
+                ByteSize::b(crate::values::MAX_SCHEMA_BYTES as u64)
+            ));
+        }
+        let config_schema: serde_json::Value = serde_json::from_str(&meta.config_schema)
+            .map_err(|err| format!("config-schema is not JSON: {err}"))?;
+        crate::values::check_bounds(&config_schema)
+            .map_err(|err| format!("config-schema: {err}"))?;
+        let too_many = |what: &str, n: usize| {
+            (n > MAX_FACT_DECLS).then(|| format!("declares {n} {what}, more than {MAX_FACT_DECLS}"))
+        };
+        if let Some(err) = too_many("provided facts", meta.provides.len())
+            .or_else(|| too_many("read facts", meta.reads.len()))
+        {
+            return Err(err);
+        }
+        let decls = |decls: Vec<wit::FactDecl>| -> Result<Vec<FactDecl>, String> {
             decls
                 .into_iter()
-                .map(|d| FactDecl {
-                    key: d.key,
-                    description: d.description,
-                    required: d.required,
+                .map(|d| {
+                    if !crate::compose::valid_fact_key(&d.key) {
+                        return Err(format!(
+                            "fact key {:?} is not lower-case dot-separated words",
+                            crate::text::one_line(&d.key, 80)
+                        ));
+                    }
+                    Ok(FactDecl {
+                        key: d.key,
+                        description: crate::text::one_line(&d.description, MAX_LINE),
+                        required: d.required,
+                    })
                 })
                 .collect()
         };
         Ok(Self {
             name: meta.name,
-            version: meta.version,
-            title: meta.title,
-            description: meta.description,
-            category: meta.category,
-            readme: meta.readme,
+            version: crate::text::one_line(&meta.version, 64),
+            title: crate::text::one_line(&meta.title, 80),
+            description: crate::text::one_line(&meta.description, MAX_LINE),
+            category: crate::text::one_line(&meta.category, 40),
+            readme: crate::text::lines(&meta.readme, MAX_README),
             config_schema,
-            provides: decls(meta.provides),
-            reads: decls(meta.reads),
+            provides: decls(meta.provides)?,
+            reads: decls(meta.reads)?,
         })
     }
+}
+
+/// The longest one-line text kept from a component (descriptions,
+/// diagnostics); the rest is cut.
+const MAX_LINE: usize = 300;
+/// The longest readme kept, in characters.
+const MAX_README: usize = 64 * 1024;
+/// The most facts a component may declare it provides, or reads.
+const MAX_FACT_DECLS: usize = 256;
+/// The most diagnostics kept from one call.
+const MAX_DIAGNOSTICS: usize = 100;
+
+/// Whether `bytes` start like a core WebAssembly module (version 1) rather
+/// than a component, which shares the magic but not the layer.
+fn wasmparser_is_core_module(bytes: &[u8]) -> bool {
+    bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[4..8] == [1, 0, 0, 0]
 }
 
 /// Whether `name` can name a component (and its output directory): a DNS
@@ -518,10 +643,43 @@ impl Diagnostic {
                 wit::Severity::Warning => Severity::Warning,
                 wit::Severity::Info => Severity::Info,
             },
-            message: d.message,
-            field: d.field,
-            file: d.file,
+            message: crate::text::lines(&d.message, MAX_LINE * 4),
+            field: d.field.map(|f| crate::text::one_line(&f, 200)),
+            file: d.file.map(|f| crate::text::one_line(&f, 200)),
         }
+    }
+}
+
+/// A counting semaphore: at most `n` holders at once.
+struct Slots {
+    free: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+struct Slot<'a>(&'a Slots);
+
+impl Slots {
+    fn new(n: usize) -> Self {
+        Self {
+            free: std::sync::Mutex::new(n.max(1)),
+            freed: std::sync::Condvar::new(),
+        }
+    }
+
+    fn acquire(&self) -> Slot<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+        *free -= 1;
+        Slot(self)
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.0.freed.notify_one();
     }
 }
 

@@ -5,18 +5,25 @@
 //! environment, no arguments, no sockets and no name lookups. A component
 //! that tries gets the error WASI returns for a missing capability, as if the
 //! host had none.
+//!
+//! Time is frozen and sleeping is virtual: the monotonic clock only moves
+//! when the component sleeps, a sleep returns at once, and the time slept is
+//! charged to the call's deadline. So no WASI call blocks in the host (where
+//! epoch interruption cannot reach), and a component that sleeps past its
+//! deadline is stopped like one that spins past it.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use wasmtime::ResourceLimiter;
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{HasData, Resource, ResourceTable};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
-use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
+use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
+use wasmtime_wasi::p2::{DynPollable, OutputStream, Pollable, StreamError, subscribe};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::cairn::component::host::{Host, Level};
@@ -38,9 +45,11 @@ pub struct Sandbox {
     table: ResourceTable,
     pub limiter: Limiter,
     pub log: CapturedLog,
+    pub clock: VirtualClock,
 }
 
 impl Sandbox {
+    /// A fresh sandbox for one call, whose deadline starts now.
     pub fn new(limits: &Limits) -> Self {
         let log = CapturedLog::new(limits.log.as_u64() as usize);
         let wasi = WasiCtx::builder()
@@ -62,8 +71,105 @@ impl Sandbox {
             table: ResourceTable::new(),
             limiter: Limiter::new(limits),
             log,
+            clock: VirtualClock {
+                started: Instant::now(),
+                deadline: limits.deadline,
+                slept: Duration::ZERO,
+                exhausted: false,
+            },
         }
     }
+
+    /// Replaces WASI's monotonic clock in `linker` with the virtual one.
+    pub fn add_virtual_clock(
+        linker: &mut wasmtime::component::Linker<Sandbox>,
+    ) -> wasmtime::Result<()> {
+        linker.allow_shadowing(true);
+        monotonic_clock::add_to_linker::<Sandbox, ClockData>(linker, |s| ClockView {
+            table: &mut s.table,
+            clock: &mut s.clock,
+        })?;
+        linker.allow_shadowing(false);
+        Ok(())
+    }
+}
+
+/// The monotonic clock of one call: frozen at [`FIXED_NOW`] plus the time
+/// the component has slept, which counts against the call's deadline.
+pub struct VirtualClock {
+    started: Instant,
+    deadline: Duration,
+    slept: Duration,
+    /// Set when a sleep would end past the deadline; the call then traps.
+    pub exhausted: bool,
+}
+
+/// Why a sleep was refused: it would end past the call's deadline.
+#[derive(Debug, thiserror::Error)]
+#[error("slept past the deadline")]
+pub struct SleptPastDeadline;
+
+struct ClockData;
+
+impl HasData for ClockData {
+    type Data<'a> = ClockView<'a>;
+}
+
+struct ClockView<'a> {
+    table: &'a mut ResourceTable,
+    clock: &'a mut VirtualClock,
+}
+
+impl ClockView<'_> {
+    fn now_nanos(&self) -> u64 {
+        (FIXED_NOW + self.clock.slept).as_nanos() as u64
+    }
+
+    /// Advances the clock by `nanos` and returns a pollable that is ready
+    /// at once, or traps when the deadline would pass first.
+    fn sleep(&mut self, nanos: u64) -> wasmtime::Result<Resource<DynPollable>> {
+        let clock = &mut *self.clock;
+        clock.slept = clock.slept.saturating_add(Duration::from_nanos(nanos));
+        if clock.started.elapsed().saturating_add(clock.slept) > clock.deadline {
+            clock.exhausted = true;
+            return Err(SleptPastDeadline.into());
+        }
+        let ready = self.table.push(Ready)?;
+        subscribe(self.table, ready)
+    }
+}
+
+impl monotonic_clock::Host for ClockView<'_> {
+    fn now(&mut self) -> wasmtime::Result<monotonic_clock::Instant> {
+        Ok(self.now_nanos())
+    }
+
+    fn resolution(&mut self) -> wasmtime::Result<monotonic_clock::Duration> {
+        Ok(1)
+    }
+
+    fn subscribe_instant(
+        &mut self,
+        when: monotonic_clock::Instant,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        let now = self.now_nanos();
+        self.sleep(when.saturating_sub(now))
+    }
+
+    fn subscribe_duration(
+        &mut self,
+        duration: monotonic_clock::Duration,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        self.sleep(duration)
+    }
+}
+
+/// A pollable that is always ready: the end of a virtual sleep.
+struct Ready;
+
+#[async_trait::async_trait]
+impl Pollable for Ready {
+    async fn ready(&mut self) {}
 }
 
 impl WasiView for Sandbox {
@@ -98,11 +204,16 @@ pub enum LimitHit {
     Table,
 }
 
-/// Enforces the memory and table limits, and remembers which one was hit.
+/// Enforces the memory and table limits over everything one call creates
+/// (a component may hold many core instances, each with memories and
+/// tables: the limits count them together), and remembers which one was hit.
 pub struct Limiter {
     memory: usize,
     table_elements: usize,
     instances: usize,
+    /// Bytes of linear memory and table elements in use, over all of them.
+    memory_used: usize,
+    table_used: usize,
     pub hit: Option<LimitHit>,
 }
 
@@ -112,6 +223,8 @@ impl Limiter {
             memory: usize::try_from(limits.memory.as_u64()).unwrap_or(usize::MAX),
             table_elements: limits.table_elements,
             instances: limits.instances,
+            memory_used: 0,
+            table_used: 0,
             hit: None,
         }
     }
@@ -120,27 +233,35 @@ impl Limiter {
 impl ResourceLimiter for Limiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _max: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.memory {
+        let total = self
+            .memory_used
+            .saturating_add(desired.saturating_sub(current));
+        if total > self.memory {
             self.hit = Some(LimitHit::Memory);
             return Ok(false);
         }
+        self.memory_used = total;
         Ok(true)
     }
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _max: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.table_elements {
+        let total = self
+            .table_used
+            .saturating_add(desired.saturating_sub(current));
+        if total > self.table_elements {
             self.hit = Some(LimitHit::Table);
             return Ok(false);
         }
+        self.table_used = total;
         Ok(true)
     }
 
@@ -210,10 +331,11 @@ impl CapturedLog {
         buf.dropped += (data.len() - kept) as u64;
     }
 
-    /// The captured text, with a note of how much was dropped.
+    /// The captured text, control characters but newlines and tabs
+    /// escaped, with a note of how much was dropped.
     pub fn text(&self) -> String {
         let buf = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let mut text = String::from_utf8_lossy(&buf.bytes).into_owned();
+        let mut text = crate::text::terminal(&String::from_utf8_lossy(&buf.bytes)).into_owned();
         if buf.dropped > 0 {
             if !text.ends_with('\n') {
                 text.push('\n');

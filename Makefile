@@ -3,6 +3,7 @@
 #   make demo    publish the reference stack, generate a GitOps repo from it
 #   make test    every test (installs the wasm target and test tools first)
 #   make bench   benchmarks against helm, results in target/bench/
+#   make fuzz    the parsers of untrusted input under libFuzzer (FUZZ_SECONDS each)
 #
 # Components (plugins/) are built for wasm32-wasip2 by their own workspace;
 # the host (host/) is built for this machine. Both share target/.
@@ -18,7 +19,7 @@ TOOLS := target/tools/bin
 export CAIRN_COMPONENTIZE_PY := $(CURDIR)/target/tools/py/bin/componentize-py
 REFERENCE := target/stacks/reference
 
-.PHONY: all tools component-tools system-tools plugins host stack test test-plugins test-host demo bench lint fmt clean
+.PHONY: all tools component-tools system-tools plugins host stack test test-plugins test-host demo bench fuzz lint fmt clean
 
 all: stack
 
@@ -65,6 +66,19 @@ demo: stack system-tools
 bench: stack $(TOOLS)/helm
 	$(CARGO) build --release
 	python3 tests/bench/bench.py --cairn $(CAIRN_RELEASE) --helm $(TOOLS)/helm --wasm $(WASM_DIR) --reference $(REFERENCE)
+
+## Coverage-guided fuzzing of every parser of untrusted input (the same
+## targets `make test` runs briefly in tests/fuzz.rs). cargo-fuzz drives
+## libFuzzer; RUSTC_BOOTSTRAP lets the stable toolchain take its flags.
+FUZZ_SECONDS ?= 120
+FUZZ_TARGETS := output journal lock cairn_yaml stack_yaml schema merge
+fuzz:
+	@test -x $(TOOLS)/cargo-fuzz || $(CARGO) install cargo-fuzz --locked --version 0.13.2 --root target/tools
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p tests/fuzz/corpus/$$t; \
+	  RUSTC_BOOTSTRAP=1 $(TOOLS)/cargo-fuzz run --fuzz-dir tests/fuzz $$t tests/fuzz/corpus/$$t tests/fuzz/seeds/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 || exit 1; \
+	done
 
 fmt:
 	$(CARGO) fmt

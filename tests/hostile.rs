@@ -549,3 +549,37 @@ fn cache_entries_sealed_with_another_key_are_never_loaded() {
     render(&ours);
     assert_eq!(entry(), replaced);
 }
+
+#[test]
+fn components_running_at_once_stay_within_the_total_memory() {
+    let world = World::new();
+    let values = world.write("values.yaml", "{}");
+    let mut args = vec![
+        "render".to_string(),
+        "--values".into(),
+        values.display().to_string(),
+        "--out".into(),
+        world.path("out").display().to_string(),
+        "--limit".into(),
+        "memory=64MiB".into(),
+        "--limit".into(),
+        "memory-total=128MiB".into(),
+    ];
+    for i in 0..8 {
+        args.push(format!("a{i}={}", support::wasm("hostile-alloc").display()));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut cmd = world.cairn_process(world.dir.path(), &args);
+    // As many threads as copies: only the total bounds how many run at once.
+    cmd.env("RAYON_NUM_THREADS", "8");
+    // Eight copies at 64 MiB each would be 512 MiB at once; two at a time
+    // stay near 128 MiB above cairn's own.
+    let run = bounded(cmd, SECONDS, 400);
+    let err = stderr(&run.output);
+    assert_eq!(run.output.status.code(), Some(2), "{err}");
+    assert_eq!(
+        err.matches("exceeded the 64.0 MiB memory limit").count(),
+        8,
+        "{err}"
+    );
+}

@@ -346,6 +346,18 @@ fn a_file_that_is_not_a_component_is_refused_clearly() {
         "{}",
         stderr(&output)
     );
+
+    // A core module (what most toolchains make first) says how to wrap it.
+    let core = world.path("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    let output = world.cairn().arg("inspect").arg(&core).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("is a core WebAssembly module, not a component")
+            && stderr(&output).contains("wasm-tools component new"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]

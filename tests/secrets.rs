@@ -244,6 +244,19 @@ fn an_unchanged_secret_keeps_its_ciphertext_where_an_identity_opens_it() {
     assert_eq!(docs[0]["stringData"]["admin-password"], PASSWORD);
     let resealed = std::fs::read(&sealed).unwrap();
 
+    // diff says a sealed object would change, and never shows ciphertext.
+    let mut cmd = with_identity(&["diff"]);
+    cmd.env("GRAFANA_PASSWORD", "a-new-password");
+    let output = run(cmd);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let shown = stdout(&output);
+    assert!(
+        shown.contains("# Secret/monitoring/grafana-admin: sealed with SOPS (ciphertext ")
+            && !shown.contains("ENC[")
+            && !shown.contains("a-new-password"),
+        "{shown}"
+    );
+
     // A new password is a new ciphertext, which opens to it.
     let mut cmd = with_identity(&["generate"]);
     cmd.env("GRAFANA_PASSWORD", "a-new-password");

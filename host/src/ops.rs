@@ -746,7 +746,44 @@ pub fn diff(options: &Options) -> anyhow::Result<GenerateReport> {
     if !prepared.plan.conflicts.is_empty() {
         return Err(ConflictError(prepared.plan.conflicts.clone()).into());
     }
-    Ok(report(&prepared))
+    let mut report = report(&prepared);
+    for change in &mut report.changes {
+        for text in [&mut change.old, &mut change.new].into_iter().flatten() {
+            *text = hide_ciphertext(text);
+        }
+    }
+    Ok(report)
+}
+
+/// `text` with each SOPS-sealed object replaced by a line naming it: a
+/// diff shows that a sealed object changed, never its ciphertext, which
+/// would otherwise reach whoever reads the diff (a CI log, say) and holds a
+/// key of its recipients.
+fn hide_ciphertext(text: &str) -> String {
+    let docs = crate::yaml::documents(text);
+    if !docs
+        .iter()
+        .any(|d| d.as_ref().is_ok_and(crate::sops::is_encrypted))
+    {
+        return text.to_string();
+    }
+    docs.into_iter()
+        .flatten()
+        .map(|doc| {
+            if crate::sops::is_encrypted(&doc) {
+                // A digest of the ciphertext tells new ciphertext from old.
+                let sealed = serde_yaml::to_string(&doc).unwrap_or_default();
+                format!(
+                    "# {}: sealed with SOPS (ciphertext {} not shown)\n",
+                    crate::compose::object_id(&doc),
+                    &crate::files::sha256(sealed)[..12]
+                )
+            } else {
+                serde_yaml::to_string(&doc).unwrap_or_default()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("---\n")
 }
 
 /// What `verify` found.

@@ -273,7 +273,7 @@ impl Runtime {
             }
             if wasmparser_is_core_module(&bytes) {
                 return Err(wasmtime::Error::msg(
-                    "it is a core WebAssembly module, not a component: wrap it with `wasm-tools component new` (see \"Any other language\" in docs/authoring.md)",
+                    "it is a core WebAssembly module, not a component: make it one with `wasm-tools component new` and the WASI reactor adapter (see docs/authoring.md)",
                 ));
             }
             Ok(bytes)

@@ -402,3 +402,28 @@ impl tokio::io::AsyncWrite for CapturedLog {
         Poll::Ready(Ok(()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_and_tables_count_together_across_instances() {
+        let limits = Limits {
+            memory: bytesize::ByteSize::mib(10),
+            table_elements: 100,
+            ..Limits::default()
+        };
+        let mut limiter = Limiter::new(&limits);
+        let mib = 1 << 20;
+        // Two memories of 6 MiB each: the second passes the total.
+        assert!(limiter.memory_growing(0, 6 * mib, None).unwrap());
+        assert!(!limiter.memory_growing(0, 6 * mib, None).unwrap());
+        assert_eq!(limiter.hit, Some(LimitHit::Memory));
+        // Growing one that exists counts only the growth.
+        assert!(limiter.memory_growing(6 * mib, 10 * mib, None).unwrap());
+        assert!(limiter.table_growing(0, 60, None).unwrap());
+        assert!(!limiter.table_growing(0, 60, None).unwrap());
+        assert_eq!(limiter.hit, Some(LimitHit::Table));
+    }
+}

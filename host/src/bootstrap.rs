@@ -23,7 +23,7 @@ use crate::config::{CONFIG_FILE, Lock, LockedFlux, Project};
 use crate::keys::{self, KeyType};
 
 /// The Flux release bootstrap installs unless told otherwise.
-pub const DEFAULT_FLUX_VERSION: &str = "2.7.2";
+pub const DEFAULT_FLUX_VERSION: &str = "2.9.4";
 /// Where Flux's release assets are downloaded from; `CAIRN_FLUX_RELEASES_URL`
 /// replaces it (a mirror, or a test server).
 pub const RELEASES_URL: &str = "https://github.com/fluxcd/flux2/releases/download";

@@ -107,13 +107,13 @@ fn writes_the_flux_files_golden_and_valid_against_fluxs_crds() {
             "release",
         ],
     ));
-    assert!(out.contains("with Flux 2.7.2 (file)"), "{out}");
+    assert!(out.contains("with Flux 2.9.4 (file)"), "{out}");
     let flux = dir.join("clusters/demo/flux-system");
     insta::assert_snapshot!("gotk-sync", read(&flux.join("gotk-sync.yaml")));
     insta::assert_snapshot!("flux-kustomization", read(&flux.join("kustomization.yaml")));
     let components = read(&flux.join("gotk-components.yaml"));
     assert!(
-        components.starts_with("# Flux v2.7.2 install manifests")
+        components.starts_with("# Flux v2.9.4 install manifests")
             && components.ends_with(&read(&manifests)),
         "{components}"
     );
@@ -422,11 +422,11 @@ fn serve(files: Arc<Mutex<Vec<(String, String)>>>) -> String {
 fn downloads_are_cached_pinned_in_the_lock_and_upgrades_touch_only_the_manifests() {
     let world = World::new();
     let dir = repo(&world, "");
-    let v272 = read(&fixture());
-    let v280 = v272.replace("v2.7.2", "v2.8.0");
+    let v294 = read(&fixture());
+    let v293 = v294.replace("v2.9.4", "v2.9.3");
     let files = Arc::new(Mutex::new(vec![
-        ("/v2.7.2/install.yaml".to_string(), v272.clone()),
-        ("/v2.8.0/install.yaml".to_string(), v280.clone()),
+        ("/v2.9.4/install.yaml".to_string(), v294.clone()),
+        ("/v2.9.3/install.yaml".to_string(), v293.clone()),
     ]));
     let base = serve(files.clone());
     let download = |world: &World, args: &[&str]| {
@@ -436,28 +436,28 @@ fn downloads_are_cached_pinned_in_the_lock_and_upgrades_touch_only_the_manifests
         cmd
     };
 
-    let out = ok(download(&world, &["--flux-version", "2.7.2"]));
+    let out = ok(download(&world, &["--flux-version", "2.9.4"]));
     assert!(
-        out.contains(&format!("Flux 2.7.2 ({base}/v2.7.2/install.yaml)")),
+        out.contains(&format!("Flux 2.9.4 ({base}/v2.9.4/install.yaml)")),
         "{out}"
     );
     let lock = read(&dir.join("clusters/demo/cairn.lock"));
     assert!(
-        lock.contains(&format!("sha256: {}", support::sha256_hex(&v272)))
-            && lock.contains("version: 2.7.2"),
+        lock.contains(&format!("sha256: {}", support::sha256_hex(&v294)))
+            && lock.contains("version: 2.9.4"),
         "{lock}"
     );
     assert!(
         world
             .cache_dir()
-            .join("cairn/flux/v2.7.2/install.yaml")
+            .join("cairn/flux/v2.9.4/install.yaml")
             .exists()
     );
 
     // The upgrade rewrites gotk-components.yaml (and the lock's record) only.
     let before = support::read_tree(&dir.join("clusters"));
-    let out = ok(download(&world, &["--flux-version", "2.8.0"]));
-    assert!(out.contains("with Flux 2.8.0"), "{out}");
+    let out = ok(download(&world, &["--flux-version", "2.9.3"]));
+    assert!(out.contains("with Flux 2.9.3"), "{out}");
     let after = support::read_tree(&dir.join("clusters"));
     let changed: Vec<&String> = after
         .keys()
@@ -467,16 +467,16 @@ fn downloads_are_cached_pinned_in_the_lock_and_upgrades_touch_only_the_manifests
         changed,
         ["demo/cairn.lock", "demo/flux-system/gotk-components.yaml"]
     );
-    assert!(after["demo/flux-system/gotk-components.yaml"].starts_with("# Flux v2.8.0 "));
+    assert!(after["demo/flux-system/gotk-components.yaml"].starts_with("# Flux v2.9.3 "));
 
     // The release changes under its version: with the cache gone and the
     // manifests to write again, the digest in the lock refuses it.
     std::fs::remove_dir_all(world.cache_dir().join("cairn/flux")).unwrap();
     std::fs::remove_file(dir.join("clusters/demo/flux-system/gotk-components.yaml")).unwrap();
-    files.lock().unwrap()[1].1 = v280.replace("kind: Namespace", "kind: Namespace\n# changed");
-    let err = fails(download(&world, &["--flux-version", "2.8.0"]));
+    files.lock().unwrap()[1].1 = v293.replace("kind: Namespace", "kind: Namespace\n# changed");
+    let err = fails(download(&world, &["--flux-version", "2.9.3"]));
     assert!(
-        err.contains("Flux 2.8.0's manifests from") && err.contains("but cairn.lock recorded"),
+        err.contains("Flux 2.9.3's manifests from") && err.contains("but cairn.lock recorded"),
         "{err}"
     );
     assert!(
@@ -485,7 +485,7 @@ fn downloads_are_cached_pinned_in_the_lock_and_upgrades_touch_only_the_manifests
     );
 
     // Offline, an uncached release is refused with what to do.
-    let err = fails(download(&world, &["--flux-version", "2.8.0", "--offline"]));
+    let err = fails(download(&world, &["--flux-version", "2.9.3", "--offline"]));
     assert!(
         err.contains("--offline forbids downloading") && err.contains("--flux-manifests"),
         "{err}"
@@ -530,18 +530,25 @@ fn generate_lists_flux_system_and_refuses_a_competing_sync() {
     );
     std::fs::write(cluster.join("cairn.yaml"), config).unwrap();
     ok(generate(&world));
+    // The cluster's sync applies Flux itself and the layers, each
+    // component's own Kustomization.
     let root = read(&cluster.join("kustomization.yaml"));
     assert!(
-        root.contains("- flux-system\n") && root.contains("- grafana\n"),
+        root.contains("- flux-system\n") && root.contains("- layers.yaml\n"),
         "{root}"
     );
+    let layers = read(&cluster.join("layers.yaml"));
+    assert!(
+        layers.contains("name: grafana\n") && layers.contains("path: ./clusters/demo/grafana\n"),
+        "{layers}"
+    );
     // Bootstrap's lock record survives generate, and status shows it.
-    assert!(read(&cluster.join("cairn.lock")).contains("flux:\n  version: 2.7.2"));
+    assert!(read(&cluster.join("cairn.lock")).contains("flux:\n  version: 2.9.4"));
     let mut cmd = world.cairn_in(&cluster, &["status"]);
     cmd.env("XDG_CACHE_HOME", support::shared_cache());
     let status = ok(cmd);
     assert!(
-        status.contains("flux:       2.7.2 (from file)")
+        status.contains("flux:       2.9.4 (from file)")
             && status.contains("secrets:    0 sealed for 1 age recipients"),
         "{status}"
     );
@@ -596,13 +603,13 @@ fn a_flux_cli_on_path_makes_the_manifests_when_no_file_is_given() {
     let bin = stand_in(
         &world,
         "flux",
-        "install --export --version=v2.7.2",
+        "install --export --version=v2.9.4",
         &format!("cat {}", fixture().display()),
     );
-    let mut cmd = bootstrap(&world, &dir, &["--flux-version", "2.7.2"]);
+    let mut cmd = bootstrap(&world, &dir, &["--flux-version", "2.9.4"]);
     cmd.env("PATH", format!("{}:/usr/bin:/bin", bin.display()));
     let out = ok(cmd);
-    assert!(out.contains("with Flux 2.7.2 (flux CLI)"), "{out}");
+    assert!(out.contains("with Flux 2.9.4 (flux CLI)"), "{out}");
     assert!(read(&dir.join("clusters/demo/cairn.lock")).contains("source: flux CLI"));
 }
 

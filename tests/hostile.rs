@@ -520,7 +520,7 @@ fn cache_entries_sealed_with_another_key_are_never_loaded() {
                 values.to_str().unwrap(),
                 "--out",
                 world.path("out").to_str().unwrap(),
-                support::wasm("ingress-nginx").to_str().unwrap(),
+                support::wasm("gateway").to_str().unwrap(),
             ],
         );
         cmd.env("XDG_DATA_HOME", data);

@@ -1,6 +1,7 @@
 //! The reference stack, as users get it: rendered for two value sets and
 //! checked with independent tools (kubectl's kustomize, kubernetes-validate,
-//! the real Flux and cert-manager CRDs), and golden-tested.
+//! the real Flux, cert-manager, Gateway API and Envoy Gateway CRDs), for
+//! convergence from an empty cluster, and golden-tested.
 
 mod support;
 
@@ -13,7 +14,7 @@ const MINIMAL: &str = r#"  cert-manager:
       email: ops@example.com
 "#;
 
-const EVERYTHING: &str = r#"  ingress-nginx:
+const EVERYTHING: &str = r#"  gateway:
     domain: example.com
   cert-manager:
     issuer:
@@ -87,11 +88,30 @@ fn minimal_values_render_the_golden_tree() {
     // No domain: Grafana is not exposed, and has datasources for both.
     let grafana = &tree["grafana/helmrelease.yaml"];
     assert!(
-        !grafana.contains("ingressClassName")
+        !tree.contains_key("grafana/route.yaml")
             && grafana.contains("type: loki")
             && grafana.contains("type: prometheus")
     );
-    insta::assert_snapshot!("reference_minimal", manifests(&gitops));
+    // Every component has its Flux Kustomization; the kinds charts install
+    // are in config layers, applied after them.
+    let layers = &tree["layers.yaml"];
+    for name in [
+        "gateway",
+        "gateway-config",
+        "cert-manager",
+        "cert-manager-config",
+        "metrics",
+        "logs",
+        "grafana",
+        "sealed-secrets",
+        "namespaces",
+    ] {
+        assert!(
+            layers.contains(&format!("  name: {name}\n")),
+            "{name}:\n{layers}"
+        );
+    }
+    assert!(tree.contains_key("cert-manager/config/clusterissuer.yaml"));
 }
 
 #[test]
@@ -99,20 +119,47 @@ fn everything_on_renders_the_golden_tree_wired_by_facts() {
     let world = World::new();
     let gitops = generate(&world, EVERYTHING);
     let tree = read_tree(&gitops);
-    // oauth2-proxy serves Grafana's host with TLS, so Grafana has no Ingress.
+    // oauth2-proxy serves Grafana's host through the Gateway, on an HTTPS
+    // listener of its own whose certificate cert-manager issues; Grafana
+    // then has no route of its own.
+    let route = &tree["oauth2-proxy/route.yaml"];
+    assert!(
+        route.contains("kind: ListenerSet")
+            && route.contains("hostname: grafana.example.com")
+            && route.contains("cert-manager.io/cluster-issuer: letsencrypt")
+            && route.contains("kind: HTTPRoute"),
+        "{route}"
+    );
     let proxy = &tree["oauth2-proxy/helmrelease.yaml"];
     assert!(
-        proxy.contains("grafana.example.com")
-            && proxy.contains("cert-manager.io/cluster-issuer: letsencrypt"),
+        proxy.contains("upstream: \"http://grafana.monitoring.svc:80\"")
+            && proxy.contains("redirect-url: \"https://grafana.example.com/oauth2/callback\""),
         "{proxy}"
     );
+    assert!(!tree.contains_key("grafana/route.yaml"));
+    // cert-manager answers HTTP-01 challenges on the Gateway's HTTP listener.
+    assert!(tree["cert-manager/config/clusterissuer.yaml"].contains("gatewayHTTPRoute"));
+    // The namespaces' policies admit the gateway's proxies.
     assert!(
-        proxy.contains("upstream: \"http://grafana.monitoring.svc:80\""),
-        "{proxy}"
+        tree["namespaces/shop.yaml"].contains("kubernetes.io/metadata.name: envoy-gateway-system")
     );
-    assert!(!tree["grafana/helmrelease.yaml"].contains("ingressClassName"));
-    // The namespaces' policies admit the ingress controller's namespace.
-    assert!(tree["namespaces/shop.yaml"].contains("kubernetes.io/metadata.name: ingress-nginx"));
+    // The order follows what each component waits for.
+    let layers = &tree["layers.yaml"];
+    for (layer, depends) in [
+        ("cert-manager", "gateway-config"),
+        ("oauth2-proxy", "gateway-config"),
+        ("grafana", "metrics"),
+        ("cert-manager-config", "cert-manager"),
+    ] {
+        let doc = layers
+            .split("---\n")
+            .find(|d| d.contains(&format!("  name: {layer}\n")))
+            .unwrap();
+        assert!(
+            doc.contains(&format!("- name: {depends}\n")),
+            "{layer}:\n{doc}"
+        );
+    }
     insta::assert_snapshot!("reference_everything", manifests(&gitops));
 }
 
@@ -191,9 +238,15 @@ fn flux_and_cert_manager_objects_validate_against_their_crds() {
     for kind in [
         "HelmRelease",
         "HelmRepository",
+        "OCIRepository",
         "GitRepository",
         "Kustomization",
         "ClusterIssuer",
+        "GatewayClass",
+        "Gateway",
+        "ListenerSet",
+        "HTTPRoute",
+        "EnvoyProxy",
     ] {
         assert!(
             !out.contains(&format!("no schema for {kind}")) && !out.contains(&format!(" {kind}\n")),
@@ -207,8 +260,56 @@ fn flux_and_cert_manager_objects_validate_against_their_crds() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     assert!(
-        checked >= 18,
+        checked >= 30,
         "too few objects checked against CRDs:\n{out}"
+    );
+}
+
+#[test]
+fn the_tree_converges_and_one_kustomization_for_everything_would_not() {
+    let world = World::new();
+    let gitops = generate(&world, EVERYTHING);
+    let lint = |world: &World| {
+        world
+            .cairn_in(&gitops, &["lint"])
+            .env("XDG_CACHE_HOME", support::shared_cache())
+            .output()
+            .unwrap()
+    };
+    let output = lint(&world);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+
+    // The layout before layers: the cluster's sync applies every component
+    // directory at once. Flux's dry-run of the ClusterIssuer (and every
+    // other kind a chart of the same stage installs) fails.
+    let tree = read_tree(&gitops);
+    let dirs: Vec<String> = tree
+        .keys()
+        .filter(|p| p.ends_with("/kustomization.yaml"))
+        .map(|p| p.trim_end_matches("/kustomization.yaml").to_string())
+        .collect();
+    let mut root = String::from(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n",
+    );
+    for dir in &dirs {
+        root.push_str(&format!("- {dir}\n"));
+    }
+    std::fs::write(gitops.join("kustomization.yaml"), root).unwrap();
+    let output = lint(&world);
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}{}", stderr(&output));
+    assert!(
+        out.contains("layer flux-system, cert-manager/config/clusterissuer.yaml: ClusterIssuer letsencrypt: its CRD is installed by a HelmRelease in this same layer, so Flux's dry-run fails (\"no matches for kind ClusterIssuer\")"),
+        "{out}"
+    );
+    assert!(
+        out.contains("gateway/config/gateway.yaml: Gateway envoy-gateway-system/public: its CRD is installed by a HelmRelease in this same layer"),
+        "{out}"
     );
 }
 

@@ -5,9 +5,9 @@ mod support;
 use support::{World, read_tree, stderr, stdout, tree_text};
 
 const VALUES: &str = "\
-ingress-nginx:
+gateway:
   domain: example.com
-  className: public
+  name: edge
 cert-manager:
   issuer:
     email: ops@example.com
@@ -17,23 +17,32 @@ cert-manager:
 fn renders_both_components_with_facts_flowing() {
     let world = World::new();
     let output = world
-        .render(VALUES, "out", &["ingress-nginx", "cert-manager"])
+        .render(VALUES, "out", &["gateway", "cert-manager"])
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(stdout(&output).contains("rendered cert-manager 0.1.0 (4 files)"));
+    assert!(stdout(&output).contains("rendered cert-manager 0.2.0 (4 files)"));
 
     let tree = read_tree(&world.path("out"));
-    // The ingress class ingress-nginx publishes reaches cert-manager's solver.
-    assert!(tree["cert-manager/clusterissuer.yaml"].contains("ingressClassName: public"));
-    assert!(tree["ingress-nginx/helmrelease.yaml"].contains("name: public"));
+    // The Gateway the gateway component publishes reaches cert-manager's
+    // solver; the kinds each chart installs are in its config layer.
+    let issuer = &tree["cert-manager/config/clusterissuer.yaml"];
+    assert!(
+        issuer.contains("gatewayHTTPRoute") && issuer.contains("name: edge"),
+        "{issuer}"
+    );
+    assert!(tree["gateway/config/gateway.yaml"].contains("name: edge"));
+    assert!(!tree["gateway/kustomization.yaml"].contains("- config"));
+    assert!(tree["gateway/config/kustomization.yaml"].contains("- gateway.yaml"));
+    // The root lists every layer's directory, for kustomize to build it all.
+    assert!(tree["kustomization.yaml"].contains("- cert-manager/config\n"));
     insta::assert_snapshot!("two_components", tree_text(&world.path("out")));
 }
 
 #[test]
 fn output_is_identical_across_runs_and_cache_states() {
     let world = World::new();
-    let components = ["ingress-nginx", "cert-manager"];
+    let components = ["gateway", "cert-manager"];
     world.render(VALUES, "cold", &components).assert().success();
     world.render(VALUES, "warm", &components).assert().success();
     world
@@ -51,7 +60,7 @@ fn output_is_identical_across_runs_and_cache_states() {
 fn compiled_components_are_cached_and_corrupt_entries_recompiled() {
     let world = World::new();
     world
-        .render(VALUES, "out", &["ingress-nginx", "cert-manager"])
+        .render(VALUES, "out", &["gateway", "cert-manager"])
         .assert()
         .success();
     let entries: Vec<_> = std::fs::read_dir(world.cache_dir().join("cairn/compiled"))
@@ -69,7 +78,7 @@ fn compiled_components_are_cached_and_corrupt_entries_recompiled() {
         std::fs::write(entry, bytes).unwrap();
     }
     world
-        .render(VALUES, "again", &["ingress-nginx", "cert-manager"])
+        .render(VALUES, "again", &["gateway", "cert-manager"])
         .assert()
         .success();
     assert_eq!(
@@ -82,7 +91,7 @@ fn compiled_components_are_cached_and_corrupt_entries_recompiled() {
 fn descriptions_are_kept_with_the_compiled_code_and_only_authentic_ones_used() {
     let world = World::new();
     world
-        .render(VALUES, "out", &["ingress-nginx", "cert-manager"])
+        .render(VALUES, "out", &["gateway", "cert-manager"])
         .assert()
         .success();
     let entries: Vec<_> = std::fs::read_dir(world.cache_dir().join("cairn/compiled"))
@@ -96,7 +105,7 @@ fn descriptions_are_kept_with_the_compiled_code_and_only_authentic_ones_used() {
         let output = world
             .cairn()
             .args(["inspect", "-o", "json"])
-            .arg(support::wasm("ingress-nginx"))
+            .arg(support::wasm("gateway"))
             .output()
             .unwrap();
         assert!(output.status.success(), "{}", stderr(&output));
@@ -142,7 +151,7 @@ fn descriptions_are_kept_with_the_compiled_code_and_only_authentic_ones_used() {
         std::fs::write(entry, "{not json").unwrap();
     }
     world
-        .render(VALUES, "again", &["ingress-nginx", "cert-manager"])
+        .render(VALUES, "again", &["gateway", "cert-manager"])
         .assert()
         .success();
     assert_eq!(
@@ -156,8 +165,8 @@ fn descriptions_are_kept_with_the_compiled_code_and_only_authentic_ones_used() {
 fn values_failing_the_schema_are_all_reported_with_field_paths() {
     let world = World::new();
     let values = "\
-ingress-nginx:
-  replicas: two
+gateway:
+  name: [two]
   serviceType: Ingress
   colour: blue
 cert-manager:
@@ -165,15 +174,15 @@ cert-manager:
     email: not-an-email
 ";
     let output = world
-        .render(values, "out", &["ingress-nginx", "cert-manager"])
+        .render(values, "out", &["gateway", "cert-manager"])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let err = stderr(&output);
     for expected in [
-        "ingress-nginx.replicas: \"two\" is not of type \"integer\"",
-        "ingress-nginx.serviceType:",
-        "ingress-nginx: Additional properties are not allowed ('colour' was unexpected)",
+        "gateway.name: [\"two\"] is not of type \"string\"",
+        "gateway.serviceType:",
+        "gateway: Additional properties are not allowed ('colour' was unexpected)",
         "cert-manager.issuer.email: \"not-an-email\" is not a \"email\"",
     ] {
         assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
@@ -205,13 +214,13 @@ fn a_component_rejecting_its_config_names_the_field() {
 fn values_for_an_unknown_component_suggest_the_closest_name() {
     let world = World::new();
     let output = world
-        .render("ingress-ngnix: {}\n", "out", &["ingress-nginx"])
+        .render("gatewya: {}\n", "out", &["gateway"])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let err = stderr(&output);
-    assert!(err.contains("values for \"ingress-ngnix\""), "{err}");
-    assert!(err.contains("did you mean \"ingress-nginx\"?"), "{err}");
+    assert!(err.contains("values for \"gatewya\""), "{err}");
+    assert!(err.contains("did you mean \"gateway\"?"), "{err}");
 }
 
 #[test]
@@ -236,27 +245,25 @@ private: {namespace: certs-private, issuer: {enabled: false}}
     assert!(tree["kustomization.yaml"].contains("- private\n- public\n"));
 
     let output = world
-        .render("{}", "dup", &["ingress-nginx", "ingress-nginx"])
+        .render("{}", "dup", &["gateway", "gateway"])
         .output()
         .unwrap();
-    assert!(stderr(&output).contains("more than one component is named \"ingress-nginx\""));
+    assert!(stderr(&output).contains("more than one component is named \"gateway\""));
 }
 
 #[test]
 fn two_components_publishing_one_fact_is_a_conflict() {
     let world = World::new();
     let output = world
-        .render(
-            "{}",
-            "out",
-            &["edge=ingress-nginx", "internal=ingress-nginx"],
-        )
+        .render("{}", "out", &["edge=gateway", "internal=gateway"])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let err = stderr(&output);
     assert!(
-        err.contains("the fact \"ingress.class\" is published by both \"edge\" and \"internal\""),
+        err.contains(
+            "the fact \"gateway.http-listener\" is published by both \"edge\" and \"internal\""
+        ),
         "{err}"
     );
     assert!(!world.path("out").exists());
@@ -266,7 +273,7 @@ fn two_components_publishing_one_fact_is_a_conflict() {
 fn render_replaces_its_own_output_but_never_a_foreign_directory() {
     let world = World::new();
     world
-        .render(VALUES, "out", &["ingress-nginx", "cert-manager"])
+        .render(VALUES, "out", &["gateway", "cert-manager"])
         .assert()
         .success();
     // Re-rendering with fewer components replaces the tree as a whole.
@@ -274,7 +281,7 @@ fn render_replaces_its_own_output_but_never_a_foreign_directory() {
         .render(
             VALUES.split("cert-manager").next().unwrap(),
             "out",
-            &["ingress-nginx"],
+            &["gateway"],
         )
         .assert()
         .success();
@@ -282,7 +289,7 @@ fn render_replaces_its_own_output_but_never_a_foreign_directory() {
 
     world.write("mine/notes.txt", "precious");
     let output = world
-        .render(VALUES, "mine", &["ingress-nginx", "cert-manager"])
+        .render(VALUES, "mine", &["gateway", "cert-manager"])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
@@ -305,10 +312,10 @@ fn inspect_shows_identity_facts_capabilities_and_schema() {
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
     for expected in [
-        "cert-manager 0.1.0 - cert-manager",
+        "cert-manager 0.2.0 - cert-manager",
         "category: security",
         "certs.cluster-issuer",
-        "ingress.class",
+        "gateway.name",
         "wasi:cli/environment@0.2",
         "\"email\"",
     ] {
@@ -318,14 +325,17 @@ fn inspect_shows_identity_facts_capabilities_and_schema() {
     let output = world
         .cairn()
         .args(["inspect", "-o", "json"])
-        .arg(support::wasm("ingress-nginx"))
+        .arg(support::wasm("gateway"))
         .output()
         .unwrap();
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(json["name"], "ingress-nginx");
+    assert_eq!(json["name"], "gateway");
     assert_eq!(json["sha256"].as_str().unwrap().len(), 64);
-    assert_eq!(json["provides"][0]["key"], "ingress.class");
-    assert_eq!(json["configSchema"]["properties"]["replicas"]["default"], 2);
+    assert_eq!(json["provides"][0]["key"], "gateway.name");
+    assert_eq!(
+        json["configSchema"]["properties"]["name"]["default"],
+        "public"
+    );
     assert!(
         json["imports"]
             .as_array()
@@ -364,10 +374,16 @@ fn a_file_that_is_not_a_component_is_refused_clearly() {
 fn kustomize_builds_the_tree_and_each_component_directory() {
     let world = World::new();
     world
-        .render(VALUES, "out", &["ingress-nginx", "cert-manager"])
+        .render(VALUES, "out", &["gateway", "cert-manager"])
         .assert()
         .success();
-    for dir in ["out", "out/ingress-nginx", "out/cert-manager"] {
+    for (dir, kind) in [
+        ("out", "HelmRelease"),
+        ("out/gateway", "HelmRelease"),
+        ("out/gateway/config", "Gateway"),
+        ("out/cert-manager", "HelmRelease"),
+        ("out/cert-manager/config", "ClusterIssuer"),
+    ] {
         let output = support::kubectl()
             .arg("kustomize")
             .arg(world.path(dir))
@@ -379,7 +395,10 @@ fn kustomize_builds_the_tree_and_each_component_directory() {
             stderr(&output)
         );
         let built = stdout(&output);
-        assert!(built.contains("kind: HelmRelease"), "{dir}:\n{built}");
+        assert!(
+            built.contains(&format!("kind: {kind}\n")),
+            "{dir}:\n{built}"
+        );
     }
     let all = support::kubectl()
         .arg("kustomize")
@@ -388,7 +407,7 @@ fn kustomize_builds_the_tree_and_each_component_directory() {
         .unwrap();
     assert_eq!(
         stdout(&all).matches("\nkind: ").count(),
-        7,
+        10,
         "{}",
         stdout(&all)
     );

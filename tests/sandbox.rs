@@ -10,14 +10,11 @@ use support::{World, read_tree, stderr};
 /// and that the error says `expected`. Returns stderr.
 fn refused(component: &str, values: &str, args: &[&str], expected: &str) -> String {
     let world = World::new();
-    world
-        .render("{}", "out", &["ingress-nginx"])
-        .assert()
-        .success();
+    world.render("{}", "out", &["gateway"]).assert().success();
     let before = read_tree(&world.path("out"));
 
     let output = world
-        .render(values, "out", &["ingress-nginx", component])
+        .render(values, "out", &["gateway", component])
         .args(args)
         .output()
         .unwrap();
@@ -189,16 +186,16 @@ fn absolute_paths_are_refused() {
 fn another_components_files_cannot_be_overwritten() {
     refused(
         "hostile-output",
-        &emit("../ingress-nginx/helmrelease.yaml", CM),
+        &emit("../gateway/helmrelease.yaml", CM),
         &[],
-        "file \"../ingress-nginx/helmrelease.yaml\": the path contains '..'",
+        "file \"../gateway/helmrelease.yaml\": the path contains '..'",
     );
     // Nor by taking its name.
     refused(
-        "ingress-nginx=hostile-output",
+        "gateway=hostile-output",
         "{}",
         &[],
-        "more than one component is named \"ingress-nginx\"",
+        "more than one component is named \"gateway\"",
     );
 }
 

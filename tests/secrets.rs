@@ -181,12 +181,22 @@ fn sealed_secrets_open_with_independent_tools_and_nothing_leaks() {
     );
     assert!(ok(cairn(&world, &dir, &["verify"])).contains("matches"));
 
-    // kustomize, the first stage of Flux's kustomize-controller, builds the
-    // tree and hands the Secret on with its SOPS metadata intact, for the
-    // controller to decrypt.
+    // The grafana layer's Flux Kustomization decrypts with the cluster's
+    // identity, and kustomize, the first stage of Flux's kustomize-controller,
+    // builds its directory and hands the Secret on with its SOPS metadata
+    // intact, for the controller to decrypt.
+    let layers = std::fs::read_to_string(dir.join("layers.yaml")).unwrap();
+    let grafana = layers
+        .split("---\n")
+        .find(|d| d.contains("  name: grafana\n"))
+        .unwrap();
+    assert!(
+        grafana.contains("decryption:\n    provider: sops\n    secretRef:\n      name: sops-age\n"),
+        "{grafana}"
+    );
     let output = support::kubectl()
         .arg("kustomize")
-        .arg(&dir)
+        .arg(dir.join("grafana"))
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use support::{World, git, read_tree, stderr, stdout};
 
-const VALUES: &str = "  app:\n    greeting: hi\n  ingress-nginx:\n    domain: example.com\n";
+const VALUES: &str = "  app:\n    greeting: hi\n  gateway:\n    domain: example.com\n";
 
 /// Every file of the GitOps repo except git's own, for before/after checks.
 fn snapshot(dir: &Path) -> std::collections::BTreeMap<String, String> {
@@ -48,7 +48,7 @@ fn init_writes_defaults_and_generate_is_idempotent() {
         "version: ^0.1",
         "# App: A small app, for tests.",
         "  app:\n    enabled: true\n    color: blue",
-        "className: nginx",
+        "className: envoy",
     ] {
         assert!(
             config.contains(expected),
@@ -86,33 +86,30 @@ fn init_writes_defaults_and_generate_is_idempotent() {
 fn disabling_a_component_prunes_its_files_but_not_the_users() {
     let world = World::new();
     let (_, gitops) = generated(&world);
-    std::fs::write(gitops.join("ingress-nginx/my-notes.yaml"), "mine: true\n").unwrap();
+    std::fs::write(gitops.join("gateway/my-notes.yaml"), "mine: true\n").unwrap();
     let config = std::fs::read_to_string(gitops.join("cairn.yaml")).unwrap();
     std::fs::write(
         gitops.join("cairn.yaml"),
-        config.replace(
-            "  ingress-nginx:\n",
-            "  ingress-nginx:\n    enabled: false\n",
-        ),
+        config.replace("  gateway:\n", "  gateway:\n    enabled: false\n"),
     )
     .unwrap();
 
     let output = world.cairn_in(&gitops, &["generate"]).output().unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
-        stdout(&output).contains("ingress-nginx: 4 deleted"),
+        stdout(&output).contains("gateway: 8 deleted"),
         "{}",
         stdout(&output)
     );
-    assert!(!gitops.join("ingress-nginx/helmrelease.yaml").exists());
+    assert!(!gitops.join("gateway/helmrelease.yaml").exists());
     assert_eq!(
-        std::fs::read_to_string(gitops.join("ingress-nginx/my-notes.yaml")).unwrap(),
+        std::fs::read_to_string(gitops.join("gateway/my-notes.yaml")).unwrap(),
         "mine: true\n"
     );
     assert!(
-        !std::fs::read_to_string(gitops.join("kustomization.yaml"))
+        !std::fs::read_to_string(gitops.join("layers.yaml"))
             .unwrap()
-            .contains("ingress-nginx")
+            .contains("gateway")
     );
 }
 
@@ -312,8 +309,8 @@ fn a_tampered_component_is_refused() {
                 enabled: true,
             },
             support::StackEntry {
-                name: "ingress-nginx",
-                crate_name: "ingress-nginx",
+                name: "gateway",
+                crate_name: "gateway",
                 enabled: true,
             },
         ],
@@ -365,11 +362,11 @@ fn bad_input_gives_clear_errors_and_leaves_the_repo_untouched() {
         "has no version matching ^9.0; it has: v0.1.0, v0.2.0",
     );
 
-    with(config.replace("  ingress-nginx:", "  ingress-ngnix:"));
+    with(config.replace("  gateway:", "  gatewya:"));
     refused(
         &world,
         &gitops,
-        "values.ingress-ngnix: stack test-stack has no component \"ingress-ngnix\" (did you mean \"ingress-nginx\"?)",
+        "values.gatewya: stack test-stack has no component \"gatewya\" (did you mean \"gateway\"?)",
     );
 
     with(config.replace("greeting: hi", "greeting: hi\n    replicas: many"));
@@ -396,10 +393,9 @@ fn a_run_killed_mid_apply_is_completed_and_one_killed_before_leaves_the_old_stat
     let config = std::fs::read_to_string(gitops.join("cairn.yaml")).unwrap();
     std::fs::write(
         gitops.join("cairn.yaml"),
-        config.replace("greeting: hi", "greeting: new").replace(
-            "  ingress-nginx:\n",
-            "  ingress-nginx:\n    enabled: false\n",
-        ),
+        config
+            .replace("greeting: hi", "greeting: new")
+            .replace("  gateway:\n", "  gateway:\n    enabled: false\n"),
     )
     .unwrap();
 
@@ -444,7 +440,7 @@ fn a_run_killed_mid_apply_is_completed_and_one_killed_before_leaves_the_old_stat
     );
     world.cairn_in(&gitops, &["verify"]).assert().code(0);
     assert!(!gitops.join(".cairn").exists());
-    assert!(!gitops.join("ingress-nginx").exists());
+    assert!(!gitops.join("gateway").exists());
 }
 
 #[test]
@@ -509,8 +505,10 @@ fn status_shows_versions_components_and_edits() {
         "locked:     v0.1.0",
         "newest:     v0.2.0",
         "on  app",
-        "files:      9 generated, 1 with hand edits",
+        "files:      14 generated, 1 with hand edits",
         "edited: app/deployment.yaml",
+        // Flux applies the gateway's Gateway once its chart is ready.
+        "  1. app, gateway\n  2. gateway-config\n",
     ] {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }
@@ -726,4 +724,48 @@ fn hand_edits_merge_even_when_the_cached_previous_render_is_gone() {
         merged.contains("greeting: mine") && merged.contains("release: '2'"),
         "{merged}"
     );
+}
+
+#[test]
+fn a_component_built_against_the_0_1_contract_still_runs() {
+    let world = World::new();
+    let stack = world.path("legacy-stack");
+    std::fs::create_dir_all(&stack).unwrap();
+    git(&stack, &["init", "-q"]);
+    support::write_stack(
+        &stack,
+        &[
+            support::StackEntry {
+                name: "legacy",
+                crate_name: "legacy",
+                enabled: true,
+            },
+            support::StackEntry {
+                name: "gateway",
+                crate_name: "gateway",
+                enabled: true,
+            },
+        ],
+        "Old and new.",
+    );
+    git(&stack, &["add", "-A"]);
+    git(&stack, &["commit", "-qm", "v1.0.0"]);
+    git(&stack, &["tag", "v1.0.0"]);
+    let gitops = world.gitops(&stack, "v1.0.0", "  gateway:\n    domain: example.com\n");
+    let output = world.cairn_in(&gitops, &["generate"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    // Its facts arrive, its files are in the main layer, and, knowing
+    // nothing of `wait`, it waits for every fact it reads.
+    let configmap = std::fs::read_to_string(gitops.join("legacy/configmap.yaml")).unwrap();
+    assert!(configmap.contains("domain: \"example.com\""), "{configmap}");
+    let layers = std::fs::read_to_string(gitops.join("layers.yaml")).unwrap();
+    let legacy = layers
+        .split("---\n")
+        .find(|d| d.contains("  name: legacy\n"))
+        .unwrap();
+    assert!(
+        legacy.contains("dependsOn:\n  - name: gateway-config\n"),
+        "{legacy}"
+    );
+    assert!(legacy.contains("path: ./legacy\n"), "{legacy}");
 }

@@ -330,7 +330,17 @@ pub fn test(
                     .join("; ")
             )
         })?;
-        let actual: BTreeMap<String, String> = rendered.files.into_iter().collect();
+        // Config-layer files are expected under config/, where they land.
+        let actual: BTreeMap<String, String> = rendered
+            .files
+            .into_iter()
+            .map(|f| match f.layer {
+                crate::runtime::Layer::Main => (f.path, f.content),
+                crate::runtime::Layer::Config => {
+                    (format!("{}/{}", compose::CONFIG_DIR, f.path), f.content)
+                }
+            })
+            .collect();
         let expected_dir = case.join("expected");
         if bless {
             if expected_dir.exists() {

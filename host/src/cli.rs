@@ -241,7 +241,7 @@ struct BootstrapArgs {
     #[arg(long, default_value = "10m0s")]
     interval: String,
     /// The Flux release to install (default: the one installed already,
-    /// else 2.7.2). Changing it rewrites gotk-components.yaml only.
+    /// else 2.9.4). Changing it rewrites gotk-components.yaml only.
     #[arg(long, value_name = "X.Y.Z")]
     flux_version: Option<String>,
     /// Flux's install manifests, e.g. from `flux install --export`.
@@ -700,8 +700,23 @@ fn print_summary(report: &ops::GenerateReport, verb: &str) {
     for path in &report.kept_edits {
         outln!("  kept your edits to {path}");
     }
+    if report.order_changed {
+        print_order(&report.order);
+    }
     for warning in &report.warnings {
         errln!("warning: {warning}");
+    }
+}
+
+/// The waves Flux brings the stack up in.
+fn print_order(order: &[Vec<String>]) {
+    outln!("Flux brings the stack up in this order, each step once those before are ready:");
+    outln!(
+        "  0. {} (Flux itself, and the list of layers)",
+        crate::bootstrap::NAME
+    );
+    for (i, wave) in order.iter().enumerate() {
+        outln!("  {}. {}", i + 1, wave.join(", "));
     }
 }
 
@@ -890,6 +905,9 @@ fn run_status(args: StackArgs) -> anyhow::Result<ExitCode> {
             .as_deref()
             .unwrap_or("not bootstrapped (cairn bootstrap)")
     );
+    if !report.order.is_empty() {
+        print_order(&report.order);
+    }
     if report.recipients == 0 {
         outln!("secrets:    off (no age recipients under secrets.age)");
     } else {

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::limits::Limits;
-use crate::runtime::{Fact, FactDecl, FactValue};
+use crate::runtime::{Fact, FactDecl, FactValue, Layer, OutputFile};
 
 /// The name of the file cairn writes into every directory it generates.
 pub const KUSTOMIZATION: &str = "kustomization.yaml";
@@ -169,7 +169,30 @@ impl std::fmt::Display for OutputProblem {
 pub struct ComponentFiles {
     /// The component's name in the stack: its output directory.
     pub component: String,
-    pub files: Vec<(String, String)>,
+    pub files: Vec<OutputFile>,
+}
+
+/// The directory, inside a component's, that holds its `config` layer.
+pub const CONFIG_DIR: &str = "config";
+
+/// The component and layer a generated path belongs to; `None` for files
+/// at the output's root.
+pub fn layer_of(path: &str) -> Option<(&str, Layer)> {
+    let (component, rest) = path.split_once('/')?;
+    let layer = if rest.starts_with(&format!("{CONFIG_DIR}/")) {
+        Layer::Config
+    } else {
+        Layer::Main
+    };
+    Some((component, layer))
+}
+
+/// Where a file of a component's layer lives, relative to the output.
+pub fn layer_dir(component: &str, layer: Layer) -> String {
+    match layer {
+        Layer::Main => component.to_string(),
+        Layer::Config => format!("{component}/{CONFIG_DIR}"),
+    }
 }
 
 /// A file of the assembled tree.
@@ -194,22 +217,41 @@ pub fn assemble(outputs: Vec<ComponentFiles>, limits: &Limits) -> Result<Tree, V
     let mut dirs = Vec::new();
     for output in outputs {
         let component = output.component;
-        let mut resources = Vec::new();
-        for (path, content) in output.files {
+        // Per layer, the files listed in its kustomization.
+        let mut layers: BTreeMap<Layer, Vec<String>> = BTreeMap::new();
+        layers.insert(Layer::Main, Vec::new());
+        for OutputFile {
+            path,
+            content,
+            layer,
+        } in output.files
+        {
+            let shown = match layer {
+                Layer::Main => path.clone(),
+                Layer::Config => format!("{CONFIG_DIR}/{path}"),
+            };
             let problem = |problem: String| OutputProblem {
                 component: component.clone(),
-                file: path.clone(),
+                file: shown.clone(),
                 problem,
             };
             if let Err(p) = check_path(&path, limits) {
                 problems.push(problem(p));
                 continue;
             }
+            if layer == Layer::Main
+                && (path == CONFIG_DIR || path.starts_with(&format!("{CONFIG_DIR}/")))
+            {
+                problems.push(problem(format!(
+                    "{CONFIG_DIR}/ holds the component's config layer; return the file in the config layer, or name it otherwise"
+                )));
+                continue;
+            }
             if let Err(p) = check_yaml(&content) {
                 problems.push(problem(p));
                 continue;
             }
-            let full = format!("{component}/{path}");
+            let full = format!("{}/{path}", layer_dir(&component, layer));
             if let Some(other) = folded.insert(full.to_lowercase(), full.clone()) {
                 let what = if other == full {
                     "is produced twice".to_string()
@@ -221,7 +263,7 @@ pub fn assemble(outputs: Vec<ComponentFiles>, limits: &Limits) -> Result<Tree, V
                 problems.push(problem(what));
                 continue;
             }
-            resources.push(path);
+            layers.entry(layer).or_default().push(path);
             tree.insert(
                 full,
                 TreeFile {
@@ -230,34 +272,41 @@ pub fn assemble(outputs: Vec<ComponentFiles>, limits: &Limits) -> Result<Tree, V
                 },
             );
         }
-        // `a.yaml` and `a.yaml/b.yaml` cannot both be written.
-        let files: BTreeSet<&str> = resources.iter().map(String::as_str).collect();
-        for path in &resources {
-            let mut parent = path.as_str();
-            while let Some((dir, _)) = parent.rsplit_once('/') {
-                if files.contains(dir) {
-                    problems.push(OutputProblem {
-                        component: component.clone(),
-                        file: path.clone(),
-                        problem: format!(
-                            "lies inside {dir:?}, which is a file of the same component; a path cannot be both"
-                        ),
-                    });
+        for (layer, mut resources) in layers {
+            // `a.yaml` and `a.yaml/b.yaml` cannot both be written.
+            let files: BTreeSet<&str> = resources.iter().map(String::as_str).collect();
+            for path in &resources {
+                let mut parent = path.as_str();
+                while let Some((dir, _)) = parent.rsplit_once('/') {
+                    if files.contains(dir) {
+                        problems.push(OutputProblem {
+                            component: component.clone(),
+                            file: path.clone(),
+                            problem: format!(
+                                "lies inside {dir:?}, which is a file of the same component; a path cannot be both"
+                            ),
+                        });
+                    }
+                    parent = dir;
                 }
-                parent = dir;
             }
+            resources.sort();
+            let what = match layer {
+                Layer::Main => format!("the files of component {component}"),
+                Layer::Config => format!(
+                    "the config layer of component {component}, applied once its main layer is ready"
+                ),
+            };
+            let dir = layer_dir(&component, layer);
+            tree.insert(
+                format!("{dir}/{KUSTOMIZATION}"),
+                TreeFile {
+                    component: Some(component.clone()),
+                    content: kustomization(&what, &resources),
+                },
+            );
+            dirs.push(dir);
         }
-        resources.sort();
-        let kustomization =
-            kustomization(&format!("the files of component {component}"), &resources);
-        tree.insert(
-            format!("{component}/{KUSTOMIZATION}"),
-            TreeFile {
-                component: Some(component.clone()),
-                content: kustomization,
-            },
-        );
-        dirs.push(component);
     }
     if !problems.is_empty() {
         return Err(problems);
@@ -274,7 +323,7 @@ pub fn assemble(outputs: Vec<ComponentFiles>, limits: &Limits) -> Result<Tree, V
 }
 
 /// A kustomize `Kustomization` listing `resources`.
-fn kustomization(what: &str, resources: &[String]) -> String {
+pub fn kustomization(what: &str, resources: &[String]) -> String {
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Kustomization<'a> {
@@ -355,35 +404,6 @@ pub fn object_id(doc: &serde_yaml::Value) -> String {
         text(meta.and_then(|m| m.get("namespace"))),
         text(meta.and_then(|m| m.get("name")))
     )
-}
-
-/// Adds `resource` to the root kustomization's list (for directories
-/// beside the components that cairn does not generate, like flux-system).
-pub fn add_root_resource(tree: &mut Tree, resource: &str) {
-    let Some(root) = tree.get_mut(KUSTOMIZATION) else {
-        return;
-    };
-    let Ok(doc) = crate::yaml::from_str::<serde_yaml::Value>(&root.content) else {
-        return;
-    };
-    let mut resources: Vec<String> = doc
-        .get("resources")
-        .and_then(serde_yaml::Value::as_sequence)
-        .map(|s| {
-            s.iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
-    if resources.iter().any(|r| r == resource) {
-        return;
-    }
-    resources.push(resource.to_string());
-    resources.sort();
-    root.content = kustomization(
-        "every component's directory, and Flux's own (from `cairn bootstrap`)",
-        &resources,
-    );
 }
 
 /// Why `content` must not reach git, if it must not: a `Secret` with
@@ -495,7 +515,11 @@ mod tests {
             component: component.into(),
             files: files
                 .iter()
-                .map(|(p, c)| (p.to_string(), c.to_string()))
+                .map(|(p, c)| OutputFile {
+                    path: p.to_string(),
+                    content: c.to_string(),
+                    layer: Layer::Main,
+                })
                 .collect(),
         }
     }
@@ -592,6 +616,7 @@ mod tests {
     #[test]
     fn facts_conflict_undeclared_and_missing() {
         let decl = |key: &str| FactDecl {
+            wait: false,
             key: key.into(),
             description: "d".into(),
             required: true,

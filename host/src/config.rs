@@ -40,6 +40,10 @@ pub struct UserConfig {
     /// a Secret is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets: Option<crate::secrets::SecretsConfig>,
+    /// How the Flux Kustomizations cairn writes reach their source and how
+    /// often they run; Flux's recommended settings when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flux: Option<crate::flux::Settings>,
 }
 
 fn default_output() -> String {
@@ -75,6 +79,9 @@ impl UserConfig {
             {
                 bail!("{}: values.{name}.enabled must be true or false", origin);
             }
+        }
+        if let Some(flux) = &config.flux {
+            flux.check().map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
         }
         Ok(config)
     }
@@ -378,11 +385,11 @@ impl Lock {
     }
 }
 
-/// Why `path` cannot be a file cairn generated: the root kustomization, or
-/// a relative path inside a component's directory.
+/// Why `path` cannot be a file cairn generated: the root kustomization or
+/// the Flux layers file, or a relative path inside a component's directory.
 pub fn check_generated_path(path: &str) -> Result<(), String> {
     crate::files::check_relative(path)?;
-    if path == crate::compose::KUSTOMIZATION {
+    if path == crate::compose::KUSTOMIZATION || path == crate::flux::LAYERS_FILE {
         return Ok(());
     }
     match path.split_once('/') {

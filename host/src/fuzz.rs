@@ -30,7 +30,11 @@ fn text(data: &[u8]) -> Option<&str> {
 /// What a component returns: checked, assembled and scanned for secrets.
 pub fn output(data: &[u8]) {
     let Some(content) = text(data) else { return };
-    let files = vec![("a.yaml".to_string(), content.to_string())];
+    let files = vec![crate::runtime::OutputFile {
+        path: "a.yaml".into(),
+        content: content.to_string(),
+        layer: crate::runtime::Layer::Main,
+    }];
     if let Ok(tree) = crate::compose::assemble(
         vec![ComponentFiles {
             component: "fuzz".into(),

@@ -18,6 +18,7 @@ pub mod compose;
 pub mod config;
 pub mod crd;
 pub mod files;
+pub mod flux;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod git;

@@ -204,6 +204,10 @@ struct Generated {
     stack: Stack,
     rendering: Rendering,
     lock: Lock,
+    /// The Flux Kustomizations applying it, one per component layer.
+    layers: Vec<crate::flux::Layer>,
+    /// Why the tree would not come up on an empty cluster, if it would not.
+    convergence: Vec<crate::flux::Problem>,
 }
 
 /// Renders `stack` with the project's values. `unopened` says what to do
@@ -287,7 +291,9 @@ fn generate_tree(
     };
     let mut rendering = render::render(runtime, &instances, &handling)
         .with_context(|| format!("{config}: cannot generate"))?;
-    wire_bootstrap(project, &mut rendering.tree)?;
+    let flux_system = wire_bootstrap(project, &mut rendering.tree)?;
+    let (layers, convergence) = flux_layers(project, &mut rendering, flux_system)
+        .with_context(|| format!("{config}: cannot generate"))?;
 
     let configs: BTreeMap<&str, &serde_json::Value> = rendering
         .components
@@ -333,15 +339,129 @@ fn generate_tree(
         stack,
         rendering,
         lock,
+        layers,
+        convergence,
     })
 }
 
-/// When `cairn bootstrap` set up Flux beside the output, lists its
-/// directory in the root kustomization, and refuses a component that would
-/// compete with the cluster sync bootstrap owns.
-fn wire_bootstrap(project: &Project, tree: &mut Tree) -> anyhow::Result<()> {
+/// Gives every component layer its Flux Kustomization (the layers file and
+/// the root kustomization listing it), then checks that the tree, with
+/// what the disk holds beside it, comes up on an empty cluster. Returns the
+/// layers and every convergence problem found.
+fn flux_layers(
+    project: &Project,
+    rendering: &mut Rendering,
+    flux_system: bool,
+) -> anyhow::Result<(Vec<crate::flux::Layer>, Vec<crate::flux::Problem>)> {
+    let settings = project.config.flux.clone().unwrap_or_default();
+    let (path, warning) = flux_path(project, &settings)?;
+    if let Some(message) = warning {
+        rendering.diagnostics.push((
+            String::new(),
+            crate::runtime::Diagnostic {
+                severity: crate::runtime::Severity::Warning,
+                message,
+                field: None,
+                file: None,
+            },
+        ));
+    }
+    let components: Vec<crate::flux::Component<'_>> = rendering
+        .components
+        .iter()
+        .map(|c| crate::flux::Component {
+            name: &c.name,
+            reads: c.waits_for.iter().map(String::as_str).collect(),
+        })
+        .collect();
+    let providers: BTreeMap<String, String> = rendering
+        .facts
+        .iter()
+        .map(|(key, published)| (key.clone(), published.provider.clone()))
+        .collect();
+    let layers = crate::flux::layers(&rendering.tree, &components, &providers)
+        .map_err(|problems| anyhow::anyhow!("{}", problems.join("\n")))?;
+    if let Some(clash) = layers.iter().find(|l| l.name == crate::bootstrap::NAME) {
+        bail!(
+            "component {:?} would be applied by a Flux Kustomization named {}, which is the cluster's own sync; rename it in the stack",
+            clash.component,
+            crate::bootstrap::NAME
+        );
+    }
+    rendering.tree.insert(
+        crate::flux::LAYERS_FILE.into(),
+        crate::compose::TreeFile {
+            component: None,
+            content: crate::flux::manifest(&layers, &settings, &path),
+        },
+    );
+    crate::flux::root(&mut rendering.tree, flux_system);
+    let crd_groups: BTreeMap<String, Vec<String>> = rendering
+        .components
+        .iter()
+        .map(|c| (c.name.clone(), c.crd_groups.clone()))
+        .collect();
+    let view = crate::flux::TreeView {
+        tree: &rendering.tree,
+        disk: crate::flux::DiskView {
+            output: project.output_dir(),
+        },
+    };
+    let problems = crate::flux::check(
+        &view,
+        &crate::flux::CheckInput {
+            path: &path,
+            entry: crate::bootstrap::NAME,
+            crd_groups: &crd_groups,
+        },
+    );
+    Ok((layers, problems))
+}
+
+/// The output directory relative to the root of the repository Flux pulls:
+/// `flux.path` in cairn.yaml, else found from the git repository around
+/// it. Outside any git repository, the output relative to cairn.yaml's
+/// directory, as if that were the repository's root, with a warning.
+fn flux_path(
+    project: &Project,
+    settings: &crate::flux::Settings,
+) -> anyhow::Result<(String, Option<String>)> {
+    if let Some(path) = &settings.path {
+        return Ok((crate::bootstrap::normal_path(path), None));
+    }
+    let normal = |path: &Path| -> anyhow::Result<PathBuf> {
+        Ok(std::path::absolute(path)?
+            .components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .collect())
+    };
+    let output = normal(&project.output_dir())?;
+    let (root, warning) = match crate::git::work_tree(&output) {
+        Some(root) => (root, None),
+        None => (
+            normal(&project.root)?,
+            Some(format!(
+                "{} is not in a git repository, so the Flux Kustomizations take its directory for the root of the repository Flux pulls; set flux.path in it (e.g. `flux: {{path: clusters/prod}}`) if that is not so",
+                project.config_path.display()
+            )),
+        ),
+    };
+    let rel = output.strip_prefix(&root).unwrap_or(Path::new(""));
+    let path = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/");
+    Ok((path, warning))
+}
+
+/// When `cairn bootstrap` set up Flux beside the output, refuses a
+/// component that would compete with the cluster sync bootstrap owns.
+/// Returns whether Flux's directory is in the output's root, for the root
+/// kustomization to list.
+fn wire_bootstrap(project: &Project, tree: &mut Tree) -> anyhow::Result<bool> {
     let Some((owned, owned_path)) = crate::bootstrap::owned_sync(&project.root) else {
-        return Ok(());
+        return Ok(false);
     };
     let flux_dir = crate::bootstrap::FLUX_DIR;
     // Bootstrap wires an output in a subdirectory itself, in the cluster's
@@ -386,10 +506,7 @@ the cluster's own GitRepository and Kustomization belong to bootstrap: disable t
             clashes.join("\n")
         );
     }
-    if at_root {
-        crate::compose::add_root_resource(tree, flux_dir);
-    }
-    Ok(())
+    Ok(at_root)
 }
 
 /// Loads the named components of `stack`, each distinct `.wasm` once (a
@@ -488,6 +605,9 @@ struct Prepared {
 fn prepare(options: &Options, force: bool, access: Access) -> anyhow::Result<Prepared> {
     let session = Session::open(options, access)?;
     let (source, generated) = session.generate(options)?;
+    if !generated.convergence.is_empty() {
+        return Err(ConvergenceError(generated.convergence.clone()).into());
+    }
     let tree = &generated.rendering.tree;
     let output = session.project.output_dir();
     let disk = repo::scan(&output, tree, session.lock.as_ref())?;
@@ -543,6 +663,14 @@ fn prepare(options: &Options, force: bool, access: Access) -> anyhow::Result<Pre
     })
 }
 
+/// Why the tree would not come up on an empty cluster; nothing is written.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the tree would not come up on an empty cluster, so nothing was written:{}",
+    .0.iter().map(|p| format!("\n  - {p}")).collect::<String>()
+)]
+pub struct ConvergenceError(pub Vec<crate::flux::Problem>);
+
 /// Files cairn would overwrite or delete and cannot without losing edits.
 #[derive(Debug, thiserror::Error)]
 #[error("{}", describe_conflicts(.0))]
@@ -583,6 +711,11 @@ pub struct GenerateReport {
     #[serde(skip)]
     pub output: PathBuf,
     pub warnings: Vec<String>,
+    /// The order Flux brings the stack up in: waves of Kustomizations,
+    /// each waiting for the ones before.
+    pub order: Vec<Vec<String>>,
+    /// Whether this run changes that order (the layers file).
+    pub order_changed: bool,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -649,12 +782,19 @@ fn report(prepared: &Prepared) -> GenerateReport {
             .rendering
             .diagnostics
             .iter()
-            .map(|(c, d)| match &d.field {
-                Some(f) => format!("{c}.{f}: {}", d.message),
-                None => format!("{c}: {}", d.message),
+            .map(|(c, d)| match (c.is_empty(), &d.field) {
+                (true, _) => d.message.clone(),
+                (false, Some(f)) => format!("{c}.{f}: {}", d.message),
+                (false, None) => format!("{c}: {}", d.message),
             })
             .chain(resealed_warning(&prepared.generated.rendering.unopened))
             .collect(),
+        order: crate::flux::waves(&prepared.generated.layers),
+        order_changed: prepared
+            .plan
+            .changes
+            .iter()
+            .any(|c| c.path == crate::flux::LAYERS_FILE),
     }
 }
 
@@ -875,6 +1015,8 @@ pub struct StatusReport {
     /// Age recipients Secrets are sealed for, and how many are sealed.
     pub recipients: usize,
     pub sealed: usize,
+    /// The order Flux brings the stack up in, from the layers file.
+    pub order: Vec<Vec<String>>,
 }
 
 /// `cairn status`: reads only what is local (no fetch, no render).
@@ -938,6 +1080,11 @@ pub fn status(options: &Options) -> anyhow::Result<StatusReport> {
         flux,
         recipients: project.config.secrets.as_ref().map_or(0, |s| s.age.len()),
         sealed,
+        order: repo::read(&project.output_dir(), crate::flux::LAYERS_FILE)
+            .ok()
+            .flatten()
+            .map(|text| crate::flux::waves(&crate::flux::parse_manifest(&text)))
+            .unwrap_or_default(),
     })
 }
 
@@ -1233,13 +1380,42 @@ pub fn lint(options: &Options, schemas: Option<&Path>) -> anyhow::Result<LintRep
     for (path, why) in crate::secrets::scan_plaintext(&session.project.output_dir()) {
         report.problems.push(format!("{path}: {why}"));
     }
-    // What the components render, and the cluster sync bootstrap wrote.
+    // Whether the repo as it is comes up on an empty cluster; before the
+    // first generate, whether the render would.
+    let convergence = if session.lock.is_some() {
+        let crd_groups: BTreeMap<String, Vec<String>> = generated
+            .rendering
+            .components
+            .iter()
+            .map(|c| (c.name.clone(), c.crd_groups.clone()))
+            .collect();
+        let settings = session.project.config.flux.clone().unwrap_or_default();
+        let (path, _) = flux_path(&session.project, &settings)?;
+        crate::flux::check(
+            &crate::flux::DiskView {
+                output: session.project.output_dir(),
+            },
+            &crate::flux::CheckInput {
+                path: &path,
+                entry: crate::bootstrap::NAME,
+                crd_groups: &crd_groups,
+            },
+        )
+    } else {
+        generated.convergence.clone()
+    };
+    report
+        .problems
+        .extend(convergence.iter().map(ToString::to_string));
+    // What the components render, the Flux Kustomizations applying them,
+    // and the cluster sync bootstrap wrote.
     let mut files: Vec<(String, String)> = generated
         .rendering
         .tree
         .iter()
         .filter(|(path, file)| {
-            file.component.is_some() && !path.ends_with(crate::compose::KUSTOMIZATION)
+            (file.component.is_some() && !path.ends_with(crate::compose::KUSTOMIZATION))
+                || *path == crate::flux::LAYERS_FILE
         })
         .map(|(path, file)| (path.clone(), file.content.clone()))
         .collect();

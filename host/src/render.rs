@@ -60,6 +60,11 @@ pub struct ComponentSummary {
     pub config: serde_json::Value,
     /// Files it produced, not counting the generated kustomization.
     pub files: usize,
+    /// The facts it reads and waits for: it is applied after their
+    /// providers on a cluster.
+    pub waits_for: Vec<String>,
+    /// The API groups whose CRDs its charts install.
+    pub crd_groups: Vec<String>,
 }
 
 /// One component that failed, and how.
@@ -246,6 +251,15 @@ fn render_checked(
             sha256: instance.component.sha256.clone(),
             config,
             files: rendered.files.len(),
+            waits_for: instance
+                .component
+                .metadata
+                .reads
+                .iter()
+                .filter(|d| d.wait)
+                .map(|d| d.key.clone())
+                .collect(),
+            crd_groups: instance.component.metadata.crd_groups.clone(),
         });
         outputs.push(ComponentFiles {
             component: instance.name.clone(),

@@ -52,14 +52,16 @@ class WitWorld(wit_world.WitWorld):
     def describe(self) -> types.Metadata:
         return types.Metadata(
             name="namespaces",
-            version="0.1.0",
+            version="0.2.0",
             title="Namespaces",
             description="Team namespaces with labels, quotas and network isolation.",
             category="platform",
             readme="Namespaces with labels, ResourceQuotas and default-deny NetworkPolicies.",
             config_schema=json.dumps(SCHEMA),
-            provides=[types.FactDecl(key="namespaces.list", description="the namespaces created", required=False)],
-            reads=[types.FactDecl(key="ingress.namespace", description="namespace of the ingress controller", required=False)],
+            provides=[types.FactDecl(key="namespaces.list", description="the namespaces created", required=False, wait=False)],
+            # Only a label in a network policy: nothing to wait for.
+            reads=[types.FactDecl(key="gateway.namespace", description="namespace of the gateway, whose proxies may reach the apps", required=False, wait=False)],
+            crd_groups=[],
         )
 
     def facts(self, config: str) -> list[types.Fact]:
@@ -81,7 +83,7 @@ class WitWorld(wit_world.WitWorld):
                 types.Diagnostic(severity=types.Severity.ERROR, message=message, field=field, file=None)
                 for field, message in problems
             ]))
-        ingress_ns = next((f.value.value for f in facts if f.key == "ingress.namespace"), "ingress-nginx")
+        gateway_ns = next((f.value.value for f in facts if f.key == "gateway.namespace"), "envoy-gateway-system")
         files = []
         for ns in namespaces:
             name = ns["name"]
@@ -112,11 +114,11 @@ class WitWorld(wit_world.WitWorld):
                         "policyTypes": ["Ingress"],
                         "ingress": [
                             {"from": [{"podSelector": {}}]},
-                            {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ingress_ns}}}]},
+                            {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": gateway_ns}}}]},
                         ],
                     },
                 })
-            files.append(types.File(path=f"{name}.yaml", content="---\n".join(to_yaml(d) for d in docs)))
+            files.append(types.File(path=f"{name}.yaml", content="---\n".join(to_yaml(d) for d in docs), layer=types.Layer.MAIN))
         host.log(host.Level.INFO, f"{len(files)} namespaces")
         return types.RenderOutput(files=files, diagnostics=[])
 

@@ -4,7 +4,7 @@
 // fields in camelCase, variants as {tag, val}, enums as strings; returning a
 // value is `ok`, throwing one is `err`.
 
-import { log } from 'cairn:component/host@0.1.0';
+import { log } from 'cairn:component/host@0.2.0';
 
 const defaults = {
   provider: 'github',
@@ -12,7 +12,7 @@ const defaults = {
   emailDomains: ['*'],
   secretName: 'oauth2-proxy',
   namespace: 'auth',
-  chartVersion: '8.3.0',
+  chartVersion: '10.7.0',
 };
 
 const schema = {
@@ -29,26 +29,30 @@ const schema = {
     clientSecret: { description: 'OAuth client secret (a secret: give it as a reference such as {env: NAME}).', type: 'string', writeOnly: true, minLength: 1 },
     cookieSecret: { description: 'Cookie encryption secret of 16, 24 or 32 bytes (a secret: give it as a reference).', type: 'string', writeOnly: true, minLength: 16, maxLength: 44 },
     namespace: { description: 'Namespace the proxy runs in.', type: 'string', default: defaults.namespace },
-    chartVersion: { description: 'Version of the oauth2-proxy Helm chart.', type: 'string', default: defaults.chartVersion },
+    chartVersion: { description: 'Version of the oauth2-proxy chart (https://oauth2-proxy.github.io/manifests; releases: https://github.com/oauth2-proxy/manifests/releases).', type: 'string', default: defaults.chartVersion },
   },
 };
 
 export function describe() {
   return {
     name: 'oauth2-proxy',
-    version: '0.1.0',
+    version: '0.2.0',
     title: 'OAuth2 Proxy',
     description: 'Signs users in with your identity provider in front of Grafana.',
     category: 'security',
     readme: 'oauth2-proxy in front of Grafana. Its credentials come from an existing Secret, or from clientId, clientSecret and cookieSecret given as secret references, which cairn renders into a SOPS-encrypted Secret.',
     configSchema: JSON.stringify(schema),
-    provides: [{ key: 'auth.grafana', description: 'an authenticating proxy serves Grafana\'s host', required: false }],
+    provides: [{ key: 'auth.grafana', description: 'an authenticating proxy serves Grafana\'s host', required: false, wait: false }],
+    // Its route and listener are Gateway API kinds: it waits for the gateway.
     reads: [
-      { key: 'grafana.url', description: 'Grafana to forward signed-in users to', required: true },
-      { key: 'ingress.domain', description: 'domain Grafana is served under', required: false },
-      { key: 'ingress.class', description: 'IngressClass for the proxy\'s Ingress', required: false },
-      { key: 'certs.cluster-issuer', description: 'ClusterIssuer for the TLS certificate', required: false },
+      { key: 'grafana.url', description: 'Grafana to forward signed-in users to', required: true, wait: false },
+      { key: 'gateway.name', description: 'the Gateway the proxy is exposed through', required: false, wait: true },
+      { key: 'gateway.namespace', description: 'the Gateway\'s namespace', required: false, wait: true },
+      { key: 'gateway.http-listener', description: 'the Gateway\'s plain HTTP listener', required: false, wait: false },
+      { key: 'gateway.domain', description: 'domain Grafana is served under', required: false, wait: false },
+      { key: 'certs.cluster-issuer', description: 'ClusterIssuer for the TLS certificate', required: false, wait: false },
     ],
+    crdGroups: [],
   };
 }
 
@@ -77,7 +81,7 @@ export function render(configJson, facts) {
       type: 'Opaque',
       stringData: { 'client-id': config.clientId, 'client-secret': config.clientSecret, 'cookie-secret': config.cookieSecret },
     };
-    secretFiles.push({ path: 'secret.yaml', content: toYaml(secret) });
+    secretFiles.push({ path: 'secret.yaml', content: toYaml(secret), layer: 'main' });
   }
   const values = {
     config: { existingSecret: config.secretName },
@@ -90,21 +94,22 @@ export function render(configJson, facts) {
     },
   };
   if (config.oidcIssuerUrl) values.extraArgs['oidc-issuer-url'] = config.oidcIssuerUrl;
-  const domain = fact('ingress.domain');
-  const ingressClass = fact('ingress.class');
+  const domain = fact('gateway.domain');
+  const gateway = fact('gateway.name');
+  const gatewayNamespace = fact('gateway.namespace');
   const diagnostics = [];
-  if (domain && ingressClass) {
+  const routeFiles = [];
+  if (domain && gateway && gatewayNamespace) {
     const host = `grafana.${domain}`;
-    values.extraArgs['redirect-url'] = `https://${host}/oauth2/callback`;
-    values.ingress = { enabled: true, className: ingressClass, hosts: [host], path: '/' };
     const issuer = fact('certs.cluster-issuer');
-    if (issuer) {
-      values.ingress.annotations = { 'cert-manager.io/cluster-issuer': issuer };
-      values.ingress.tls = [{ secretName: 'grafana-tls', hosts: [host] }];
+    values.extraArgs['redirect-url'] = `${issuer ? 'https' : 'http'}://${host}/oauth2/callback`;
+    routeFiles.push({ path: 'route.yaml', content: exposure({ name: 'oauth2-proxy', namespace: ns, host, gateway, gatewayNamespace, httpListener: fact('gateway.http-listener') || 'http', issuer, service: 'oauth2-proxy', port: 80 }).map(toYaml).join('---\n'), layer: 'main' });
+    if (!issuer) {
+      diagnostics.push({ severity: 'warning', message: 'no certs.cluster-issuer fact: the proxy is served over plain HTTP (enable cert-manager)', field: undefined, file: undefined });
     }
   } else {
-    log('warn', 'no ingress facts: the proxy is not exposed');
-    diagnostics.push({ severity: 'warning', message: 'no ingress.domain and ingress.class facts: the proxy is not exposed', field: undefined, file: undefined });
+    log('warn', 'no gateway facts: the proxy is not exposed');
+    diagnostics.push({ severity: 'warning', message: 'no gateway facts with a domain: the proxy is not exposed (enable the gateway component and set its domain)', field: undefined, file: undefined });
   }
   const repository = {
     apiVersion: 'source.toolkit.fluxcd.io/v1',
@@ -119,20 +124,61 @@ export function render(configJson, facts) {
     spec: {
       interval: '30m',
       chart: { spec: { chart: 'oauth2-proxy', version: config.chartVersion, sourceRef: { kind: 'HelmRepository', name: 'oauth2-proxy', namespace: ns }, interval: '12h' } },
-      install: { remediation: { retries: 3 } },
-      upgrade: { remediation: { retries: 3 } },
+      install: { crds: 'CreateReplace', strategy: { name: 'RetryOnFailure', retryInterval: '5m' } },
+      upgrade: { crds: 'CreateReplace', strategy: { name: 'RetryOnFailure', retryInterval: '5m' } },
       values,
     },
   };
   return {
     files: [
-      { path: 'namespace.yaml', content: toYaml({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }) },
-      { path: 'helmrepository.yaml', content: toYaml(repository) },
-      { path: 'helmrelease.yaml', content: toYaml(release) },
+      { path: 'namespace.yaml', content: toYaml({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }), layer: 'main' },
+      { path: 'helmrepository.yaml', content: toYaml(repository), layer: 'main' },
+      { path: 'helmrelease.yaml', content: toYaml(release), layer: 'main' },
       ...secretFiles,
+      ...routeFiles,
     ],
     diagnostics,
   };
+}
+
+// The proxy on `host` through the shared Gateway: with an issuer, a
+// ListenerSet with an HTTPS listener whose certificate cert-manager issues
+// (answering HTTP-01 on the Gateway's own HTTP listener) and a route on it;
+// without one, a route on the Gateway's plain HTTP listener.
+function exposure({ name, namespace, host, gateway, gatewayNamespace, httpListener, issuer, service, port }) {
+  const group = 'gateway.networking.k8s.io';
+  const objects = [];
+  let parent = { group, kind: 'Gateway', name: gateway, namespace: gatewayNamespace, sectionName: httpListener };
+  if (issuer) {
+    objects.push({
+      apiVersion: `${group}/v1`,
+      kind: 'ListenerSet',
+      metadata: {
+        name,
+        namespace,
+        annotations: { 'cert-manager.io/cluster-issuer': issuer, 'acme.cert-manager.io/http01-parentreffallback': 'true' },
+      },
+      spec: {
+        parentRef: { group, kind: 'Gateway', name: gateway, namespace: gatewayNamespace },
+        listeners: [{
+          name: 'https',
+          hostname: host,
+          port: 443,
+          protocol: 'HTTPS',
+          tls: { mode: 'Terminate', certificateRefs: [{ group: '', kind: 'Secret', name: `${name}-tls` }] },
+          allowedRoutes: { namespaces: { from: 'Same' } },
+        }],
+      },
+    });
+    parent = { group, kind: 'ListenerSet', name, sectionName: 'https' };
+  }
+  objects.push({
+    apiVersion: `${group}/v1`,
+    kind: 'HTTPRoute',
+    metadata: { name, namespace },
+    spec: { parentRefs: [parent], hostnames: [host], rules: [{ backendRefs: [{ name: service, port }] }] },
+  });
+  return objects;
 }
 
 // A small YAML writer for plain data: block mappings and sequences, strings

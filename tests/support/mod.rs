@@ -16,7 +16,7 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
-/// A component built from `plugins/`, by crate name (`ingress-nginx`).
+/// A component built from `plugins/`, by crate name (`gateway`).
 pub fn wasm(name: &str) -> PathBuf {
     let path = root()
         .join("target/wasm32-wasip2/release")
@@ -299,7 +299,7 @@ pub fn write_stack(dir: &Path, entries: &[StackEntry<'_>], changelog: &str) {
 }
 
 impl World {
-    /// A stack repository with tags v0.1.0 (app, ingress-nginx), v0.2.0 (app
+    /// A stack repository with tags v0.1.0 (app, gateway), v0.2.0 (app
     /// changed, cert-manager added) and a non-semver tag `latest`.
     pub fn stack_repo(&self) -> PathBuf {
         let dir = self.path("stack");
@@ -314,8 +314,8 @@ impl World {
                     enabled: true,
                 },
                 StackEntry {
-                    name: "ingress-nginx",
-                    crate_name: "ingress-nginx",
+                    name: "gateway",
+                    crate_name: "gateway",
                     enabled: true,
                 },
             ],
@@ -333,8 +333,8 @@ impl World {
                     enabled: true,
                 },
                 StackEntry {
-                    name: "ingress-nginx",
-                    crate_name: "ingress-nginx",
+                    name: "gateway",
+                    crate_name: "gateway",
                     enabled: true,
                 },
                 StackEntry {

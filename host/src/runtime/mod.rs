@@ -8,6 +8,7 @@
 //! which limit was hit.
 
 mod cache;
+mod contract;
 mod sandbox;
 
 use std::thread::JoinHandle;
@@ -16,7 +17,7 @@ use std::time::Duration;
 use bytesize::ByteSize;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store, Trap};
 
 pub use cache::{Cache, CacheKey};
@@ -24,15 +25,7 @@ use sandbox::{LimitHit, Sandbox};
 
 use crate::limits::Limits;
 
-/// Host bindings of the WIT world in `wit/`.
-mod bindings {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "stack-component",
-    });
-}
-
-use bindings::cairn::component::types as wit;
+use contract::{Pre, RawError, RawMetadata};
 
 /// How often the epoch ticks; deadlines are rounded up to it.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -58,7 +51,7 @@ pub struct Loaded {
     pub imports: Vec<String>,
     /// Whether the compiled code came from the cache.
     pub cache_hit: bool,
-    pre: bindings::StackComponentPre<Sandbox>,
+    pre: Pre,
 }
 
 /// `describe` of a component, as plain data.
@@ -74,6 +67,9 @@ pub struct Metadata {
     pub config_schema: serde_json::Value,
     pub provides: Vec<FactDecl>,
     pub reads: Vec<FactDecl>,
+    /// The API groups whose CRDs the component's charts install.
+    #[serde(default)]
+    pub crd_groups: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -81,6 +77,9 @@ pub struct FactDecl {
     pub key: String,
     pub description: String,
     pub required: bool,
+    /// For a read fact: whether the reader is applied after the provider.
+    #[serde(default)]
+    pub wait: bool,
 }
 
 /// A typed fact value.
@@ -115,11 +114,32 @@ pub struct Diagnostic {
     pub file: Option<String>,
 }
 
+/// When Flux applies a file, relative to the component's other files (see
+/// `layer` in the WIT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layer {
+    /// Applied first.
+    Main,
+    /// Objects of the kinds the component's own charts install, applied
+    /// once `Main` is ready; written under `config/`.
+    Config,
+}
+
+/// One file a component returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputFile {
+    /// Relative to the component's directory (its `config/` for that layer).
+    pub path: String,
+    /// YAML text, as returned.
+    pub content: String,
+    pub layer: Layer,
+}
+
 /// What `render` returned, within the output limits.
 #[derive(Debug, Clone)]
 pub struct Rendered {
-    /// (path relative to the component's directory, YAML text), as returned.
-    pub files: Vec<(String, String)>,
+    pub files: Vec<OutputFile>,
     pub diagnostics: Vec<Diagnostic>,
     /// The captured stdout, stderr and log of the call.
     pub log: String,
@@ -222,7 +242,7 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         Sandbox::add_virtual_clock(&mut linker)?;
-        bindings::StackComponent::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut linker, |s| s)?;
+        contract::add_to_linker(&mut linker)?;
         let ticker = EpochTicker::start(engine.clone());
         let slots = limits.concurrent_calls();
         Ok(Self {
@@ -297,11 +317,7 @@ impl Runtime {
                 "{err:#} (the sandbox grants only WASI 0.2 and cairn:component/host)"
             ))
         })?;
-        let pre = bindings::StackComponentPre::new(pre).map_err(|err| {
-            instantiate(format!(
-                "{err:#} (it must export the cairn:component@0.1.0 stack-component world)"
-            ))
-        })?;
+        let pre = Pre::new(pre).map_err(instantiate)?;
         // `describe` depends on no input, so what it returned once for
         // these bytes is kept beside their compiled code: a warm run saves
         // an instantiation, which is tens of milliseconds for JavaScript
@@ -313,9 +329,8 @@ impl Runtime {
         let metadata = match cached {
             Some(metadata) => metadata,
             None => {
-                let (meta, _log) =
-                    self.call(&pre, Phase::Describe, |c, store| c.call_describe(store))?;
-                let metadata = Metadata::from_wit(meta).map_err(|message| CallError {
+                let (meta, _log) = self.call(Phase::Describe, |store| pre.describe(store))?;
+                let metadata = Metadata::from_raw(meta).map_err(|message| CallError {
                     failure: Failure::Contract {
                         phase: Phase::Describe,
                         message,
@@ -339,9 +354,7 @@ impl Runtime {
 
     /// Phase 1: the facts the component publishes for `config` (JSON).
     pub fn facts(&self, component: &Loaded, config: &str) -> Result<Vec<Fact>, CallError> {
-        let (result, log) = self.call(&component.pre, Phase::Facts, |c, store| {
-            c.call_facts(store, config)
-        })?;
+        let (result, log) = self.call(Phase::Facts, |store| component.pre.facts(store, config))?;
         match result {
             Ok(facts) if facts.len() > MAX_FACT_DECLS => Err(CallError {
                 failure: Failure::Contract {
@@ -353,7 +366,7 @@ impl Runtime {
                 },
                 log,
             }),
-            Ok(facts) => Ok(facts.into_iter().map(Fact::from_wit).collect()),
+            Ok(facts) => Ok(facts),
             Err(err) => Err(guest_error(err, Phase::Facts, log)),
         }
     }
@@ -365,22 +378,25 @@ impl Runtime {
         config: &str,
         facts: &[Fact],
     ) -> Result<Rendered, CallError> {
-        let facts: Vec<wit::Fact> = facts.iter().map(Fact::to_wit).collect();
-        let (result, log) = self.call(&component.pre, Phase::Render, |c, store| {
-            c.call_render(store, config, &facts)
+        let (result, log) = self.call(Phase::Render, |store| {
+            component.pre.render(store, config, facts)
         })?;
         let output = result.map_err(|err| guest_error(err, Phase::Render, log.clone()))?;
         let rendered = Rendered {
             files: output
                 .files
                 .into_iter()
-                .map(|f| (f.path, f.content))
+                .map(|(path, content, layer)| OutputFile {
+                    path,
+                    content,
+                    layer,
+                })
                 .collect(),
             diagnostics: output
                 .diagnostics
                 .into_iter()
                 .take(MAX_DIAGNOSTICS)
-                .map(Diagnostic::from_wit)
+                .map(Diagnostic::cleaned)
                 .collect(),
             log,
         };
@@ -402,7 +418,7 @@ impl Runtime {
             ));
         }
         let mut total = 0u64;
-        for (path, content) in &rendered.files {
+        for OutputFile { path, content, .. } in &rendered.files {
             let size = content.len() as u64;
             if size > limits.output_file_size.as_u64() {
                 return Err(format!(
@@ -424,12 +440,12 @@ impl Runtime {
         Ok(())
     }
 
-    /// Runs `f` on a fresh instance in a fresh store, within the limits.
+    /// Runs `f` (which instantiates the component and calls it) in a fresh
+    /// store, within the limits.
     fn call<R>(
         &self,
-        pre: &bindings::StackComponentPre<Sandbox>,
         phase: Phase,
-        f: impl FnOnce(&bindings::StackComponent, &mut Store<Sandbox>) -> wasmtime::Result<R>,
+        f: impl FnOnce(&mut Store<Sandbox>) -> wasmtime::Result<R>,
     ) -> Result<(R, String), CallError> {
         let _slot = self.slots.acquire();
         let mut store = Store::new(&self.engine, Sandbox::new(&self.limits));
@@ -447,9 +463,7 @@ impl Runtime {
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
         store.epoch_deadline_trap();
 
-        let result = pre
-            .instantiate(&mut store)
-            .and_then(|instance| f(&instance, &mut store));
+        let result = f(&mut store);
         let log = store.data().log.text();
         match result {
             Ok(value) => Ok((value, log)),
@@ -499,16 +513,16 @@ impl Runtime {
     }
 }
 
-fn guest_error(err: wit::RenderError, phase: Phase, log: String) -> CallError {
+fn guest_error(err: RawError, phase: Phase, log: String) -> CallError {
     let failure = match err {
-        wit::RenderError::InvalidConfig(diags) => Failure::InvalidConfig(
+        RawError::InvalidConfig(diags) => Failure::InvalidConfig(
             diags
                 .into_iter()
                 .take(MAX_DIAGNOSTICS)
-                .map(Diagnostic::from_wit)
+                .map(Diagnostic::cleaned)
                 .collect(),
         ),
-        wit::RenderError::Failed(message) => Failure::Failed {
+        RawError::Failed(message) => Failure::Failed {
             phase,
             message: crate::text::lines(&message, MAX_LINE * 4),
         },
@@ -521,7 +535,7 @@ impl Metadata {
     /// and keys must be well-formed, human texts are cut to one line (they
     /// land in YAML comments and on terminals), the schema is bounded
     /// before it is parsed.
-    fn from_wit(meta: wit::Metadata) -> Result<Self, String> {
+    fn from_raw(meta: RawMetadata) -> Result<Self, String> {
         if !valid_name(&meta.name) {
             return Err(format!(
                 "name {:?} must be lower-case letters, digits and '-', at most 63 characters",
@@ -547,7 +561,23 @@ impl Metadata {
         {
             return Err(err);
         }
-        let decls = |decls: Vec<wit::FactDecl>| -> Result<Vec<FactDecl>, String> {
+        if meta.crd_groups.len() > MAX_FACT_DECLS {
+            return Err(format!(
+                "declares {} CRD groups, more than {MAX_FACT_DECLS}",
+                meta.crd_groups.len()
+            ));
+        }
+        let mut crd_groups = Vec::new();
+        for group in meta.crd_groups {
+            if !valid_api_group(&group) {
+                return Err(format!(
+                    "crd-groups: {:?} is not an API group (lower-case DNS name, e.g. cert-manager.io)",
+                    crate::text::one_line(&group, 80)
+                ));
+            }
+            crd_groups.push(group);
+        }
+        let decls = |decls: Vec<contract::RawDecl>| -> Result<Vec<FactDecl>, String> {
             decls
                 .into_iter()
                 .map(|d| {
@@ -561,6 +591,7 @@ impl Metadata {
                         key: d.key,
                         description: crate::text::one_line(&d.description, MAX_LINE),
                         required: d.required,
+                        wait: d.wait,
                     })
                 })
                 .collect()
@@ -575,6 +606,7 @@ impl Metadata {
             config_schema,
             provides: decls(meta.provides)?,
             reads: decls(meta.reads)?,
+            crd_groups,
         })
     }
 }
@@ -595,6 +627,19 @@ fn wasmparser_is_core_module(bytes: &[u8]) -> bool {
     bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[4..8] == [1, 0, 0, 0]
 }
 
+/// Whether `group` is a Kubernetes API group: a lower-case DNS subdomain.
+fn valid_api_group(group: &str) -> bool {
+    !group.is_empty()
+        && group.len() <= 253
+        && group.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
 /// Whether `name` can name a component (and its output directory): a DNS
 /// label, so it is also safe as a path segment and a Kubernetes name.
 pub fn valid_name(name: &str) -> bool {
@@ -607,45 +652,14 @@ pub fn valid_name(name: &str) -> bool {
         && !name.ends_with('-')
 }
 
-impl Fact {
-    fn from_wit(fact: wit::Fact) -> Self {
-        let value = match fact.value {
-            wit::FactValue::Text(v) => FactValue::Text(v),
-            wit::FactValue::Flag(v) => FactValue::Flag(v),
-            wit::FactValue::Number(v) => FactValue::Number(v),
-            wit::FactValue::Texts(v) => FactValue::Texts(v),
-        };
-        Self {
-            key: fact.key,
-            value,
-        }
-    }
-
-    fn to_wit(&self) -> wit::Fact {
-        let value = match &self.value {
-            FactValue::Text(v) => wit::FactValue::Text(v.clone()),
-            FactValue::Flag(v) => wit::FactValue::Flag(*v),
-            FactValue::Number(v) => wit::FactValue::Number(*v),
-            FactValue::Texts(v) => wit::FactValue::Texts(v.clone()),
-        };
-        wit::Fact {
-            key: self.key.clone(),
-            value,
-        }
-    }
-}
-
 impl Diagnostic {
-    fn from_wit(d: wit::Diagnostic) -> Self {
+    /// The diagnostic with its texts bounded and escaped.
+    fn cleaned(self) -> Self {
         Self {
-            severity: match d.severity {
-                wit::Severity::Error => Severity::Error,
-                wit::Severity::Warning => Severity::Warning,
-                wit::Severity::Info => Severity::Info,
-            },
-            message: crate::text::lines(&d.message, MAX_LINE * 4),
-            field: d.field.map(|f| crate::text::one_line(&f, 200)),
-            file: d.file.map(|f| crate::text::one_line(&f, 200)),
+            message: crate::text::lines(&self.message, MAX_LINE * 4),
+            field: self.field.map(|f| crate::text::one_line(&f, 200)),
+            file: self.file.map(|f| crate::text::one_line(&f, 200)),
+            ..self
         }
     }
 }

@@ -26,8 +26,6 @@ use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
 use wasmtime_wasi::p2::{DynPollable, OutputStream, Pollable, StreamError, subscribe};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::cairn::component::host::{Host, Level};
-use super::bindings::cairn::component::types;
 use crate::limits::Limits;
 
 /// The instant every component sees as "now": 2020-01-01T00:00:00Z. Real time
@@ -181,21 +179,6 @@ impl WasiView for Sandbox {
     }
 }
 
-/// The types interface has no functions; the bindings still ask for it.
-impl types::Host for Sandbox {}
-
-impl Host for Sandbox {
-    fn log(&mut self, level: Level, message: String) {
-        let level = match level {
-            Level::Debug => "debug",
-            Level::Info => "info",
-            Level::Warn => "warn",
-            Level::Error => "error",
-        };
-        self.log.append(format!("[{level}] {message}\n").as_bytes());
-    }
-}
-
 /// Which limit a store hit, recorded when it is hit so a trap that follows
 /// can be reported as what it really is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -323,7 +306,7 @@ impl CapturedLog {
         }
     }
 
-    fn append(&self, data: &[u8]) {
+    pub(super) fn append(&self, data: &[u8]) {
         let mut buf = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let room = buf.capacity.saturating_sub(buf.bytes.len());
         let kept = data.len().min(room);

@@ -1,5 +1,6 @@
 //! cert-manager, with a Let's Encrypt ClusterIssuer other components can use
-//! through the `certs.cluster-issuer` fact.
+//! through the `certs.cluster-issuer` fact, solving HTTP-01 challenges
+//! through the stack's Gateway and issuing for apps' ListenerSets.
 
 use cairn_sdk::prelude::*;
 
@@ -8,7 +9,8 @@ use cairn_sdk::prelude::*;
 pub struct Config {
     /// Namespace cert-manager runs in.
     pub namespace: String,
-    /// Version of the cert-manager Helm chart.
+    /// Version of the cert-manager chart (`https://charts.jetstack.io`;
+    /// releases: <https://github.com/cert-manager/cert-manager/releases>).
     pub chart_version: String,
     /// The Let's Encrypt ClusterIssuer.
     pub issuer: Issuer,
@@ -39,7 +41,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             namespace: "cert-manager".into(),
-            chart_version: "v1.19.1".into(),
+            chart_version: "v1.21.1".into(),
             issuer: Issuer::default(),
         }
     }
@@ -67,6 +69,7 @@ impl Component for CertManager {
             .description("Issues and renews TLS certificates, with a Let's Encrypt ClusterIssuer.")
             .category("security")
             .readme(include_str!("../README.md"))
+            .crd_groups(&["cert-manager.io", "acme.cert-manager.io"])
     }
 
     fn provides() -> Vec<FactDecl> {
@@ -77,10 +80,17 @@ impl Component for CertManager {
     }
 
     fn reads() -> Vec<FactDecl> {
-        vec![FactDecl::optional(
-            "ingress.class",
-            "IngressClass that serves HTTP-01 challenges",
-        )]
+        // cert-manager must start after the Gateway API CRDs exist (its
+        // docs), so it waits for the gateway.
+        vec![
+            FactDecl::optional("gateway.name", "the Gateway that serves HTTP-01 challenges").wait(),
+            FactDecl::optional("gateway.namespace", "the Gateway's namespace").wait(),
+            FactDecl::optional(
+                "gateway.http-listener",
+                "the Gateway's plain HTTP listener, for the challenges",
+            )
+            .wait(),
+        ]
     }
 
     fn facts(config: &Config) -> Result<Facts, Error> {
@@ -92,6 +102,25 @@ impl Component for CertManager {
 
     fn render(config: &Config, facts: &Facts) -> Result<Output, Error> {
         let ns = &config.namespace;
+        let gateway = match (
+            facts.get_text("gateway.name"),
+            facts.get_text("gateway.namespace"),
+            facts.get_text("gateway.http-listener"),
+        ) {
+            (Some(name), Some(namespace), Some(listener)) => Some((name, namespace, listener)),
+            _ => None,
+        };
+        let mut values = json!({"crds": {"enabled": true, "keep": true}});
+        if gateway.is_some() {
+            // Certificates for the Gateway API, including apps' ListenerSets
+            // (alpha in cert-manager 1.21, behind a feature gate).
+            values["config"] = json!({
+                "apiVersion": "controller.config.cert-manager.io/v1alpha1",
+                "kind": "ControllerConfiguration",
+                "gatewayAPI": {"enabled": true, "enableListenerSet": true},
+                "featureGates": {"ListenerSets": true},
+            });
+        }
         let release = HelmRelease::new(
             "cert-manager",
             ns,
@@ -99,7 +128,7 @@ impl Component for CertManager {
             "cert-manager",
             &config.chart_version,
         )
-        .values(json!({"crds": {"enabled": true, "keep": true}}));
+        .values(values);
         let output = Output::new()
             .file("namespace.yaml", &[Namespace::new(ns)])?
             .file(
@@ -124,9 +153,16 @@ impl Component for CertManager {
             AcmeServer::Production => "https://acme-v02.api.letsencrypt.org/directory",
             AcmeServer::Staging => "https://acme-staging-v02.api.letsencrypt.org/directory",
         };
-        let class = facts.get_text("ingress.class");
-        let solver = match class {
-            Some(class) => json!({"http01": {"ingress": {"ingressClassName": class}}}),
+        let solver = match gateway {
+            Some((name, namespace, listener)) => json!({"http01": {"gatewayHTTPRoute": {
+                "parentRefs": [{
+                    "group": "gateway.networking.k8s.io",
+                    "kind": "Gateway",
+                    "name": name,
+                    "namespace": namespace,
+                    "sectionName": listener,
+                }],
+            }}}),
             None => json!({"http01": {"ingress": {}}}),
         };
         let issuer = Object::new(
@@ -143,12 +179,13 @@ impl Component for CertManager {
                 "solvers": [solver],
             }}),
         );
-        let output = output.file("clusterissuer.yaml", &[issuer])?;
-        Ok(match class {
+        // The ClusterIssuer's kind comes with the chart: the config layer.
+        let output = output.config_file("clusterissuer.yaml", &[issuer])?;
+        Ok(match gateway {
             Some(_) => output,
             None => output.warn(
                 None,
-                "no ingress.class fact: HTTP-01 challenges use the cluster's default IngressClass",
+                "no gateway facts: HTTP-01 challenges are answered through the cluster's default IngressClass, if it has one; enable the gateway component",
             ),
         })
     }
@@ -168,13 +205,22 @@ mod tests {
     }
 
     #[test]
-    fn solver_uses_the_ingress_class_fact() {
-        let facts = Facts::new().text("ingress.class", "public");
+    fn solver_uses_the_gateway_facts_and_the_issuer_is_config() {
+        let facts = Facts::new()
+            .text("gateway.name", "public")
+            .text("gateway.namespace", "envoy-gateway-system")
+            .text("gateway.http-listener", "http");
         let out =
             testing::render::<CertManager>(json!({"issuer": {"email": "ops@example.com"}}), &facts)
                 .unwrap();
-        let issuer = out.content("clusterissuer.yaml").unwrap();
-        assert!(issuer.contains("ingressClassName: public"), "{issuer}");
+        assert!(out.content("clusterissuer.yaml").is_none());
+        let issuer = out.content("config/clusterissuer.yaml").unwrap();
+        assert!(
+            issuer.contains("gatewayHTTPRoute") && issuer.contains("sectionName: http"),
+            "{issuer}"
+        );
+        let release = out.content("helmrelease.yaml").unwrap();
+        assert!(release.contains("enableListenerSet: true"), "{release}");
     }
 
     #[test]

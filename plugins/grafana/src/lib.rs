@@ -1,5 +1,5 @@
-//! Grafana, with datasources, ingress and TLS decided by the facts the rest
-//! of the stack publishes.
+//! Grafana, with datasources, its route through the Gateway and TLS decided
+//! by the facts the rest of the stack publishes.
 
 use std::collections::BTreeMap;
 
@@ -19,11 +19,13 @@ pub struct Config {
     /// renders it into the `grafana-admin` Secret, encrypted with SOPS.
     #[schemars(extend("writeOnly" = true), length(min = 8))]
     pub admin_password: Option<String>,
-    /// Expose Grafana on `grafana.<domain>` when the ingress facts exist.
-    pub ingress: bool,
+    /// Expose Grafana on `grafana.<domain>` through the gateway, when its
+    /// facts exist.
+    pub expose: bool,
     /// Extra dashboards: name to dashboard JSON.
     pub dashboards: BTreeMap<String, String>,
-    /// Version of the grafana Helm chart.
+    /// Version of the grafana chart (`https://grafana-community.github.io/helm-charts`;
+    /// releases: <https://github.com/grafana-community/helm-charts/releases>).
     pub chart_version: String,
 }
 
@@ -33,9 +35,9 @@ impl Default for Config {
             namespace: "monitoring".into(),
             admin_secret: None,
             admin_password: None,
-            ingress: true,
+            expose: true,
             dashboards: BTreeMap::new(),
-            chart_version: "10.0.0".into(),
+            chart_version: "12.11.1".into(),
         }
     }
 }
@@ -69,8 +71,10 @@ impl Component for Grafana {
         vec![
             FactDecl::optional("metrics.url", "Prometheus to add as a datasource"),
             FactDecl::optional("logs.url", "Loki to add as a datasource"),
-            FactDecl::optional("ingress.class", "IngressClass for Grafana's Ingress"),
-            FactDecl::optional("ingress.domain", "domain Grafana is served under"),
+            FactDecl::optional("gateway.name", "the Gateway Grafana is exposed through").wait(),
+            FactDecl::optional("gateway.namespace", "the Gateway's namespace").wait(),
+            FactDecl::optional("gateway.http-listener", "the Gateway's plain HTTP listener"),
+            FactDecl::optional("gateway.domain", "domain Grafana is served under"),
             FactDecl::optional(
                 "certs.cluster-issuer",
                 "ClusterIssuer for Grafana's TLS certificate",
@@ -79,10 +83,13 @@ impl Component for Grafana {
                 "auth.grafana",
                 "set when an authenticating proxy serves Grafana's host",
             ),
+            // Objects in a namespace another component creates must wait
+            // for it.
             FactDecl::optional(
                 "metrics.namespace",
                 "a namespace the metrics component already creates",
-            ),
+            )
+            .wait(),
         ]
     }
 
@@ -136,25 +143,40 @@ impl Component for Grafana {
             values["admin"] = json!({"existingSecret": secret, "userKey": "admin-user", "passwordKey": "admin-password"});
         }
         let proxied = facts.get_flag("auth.grafana");
+        let mut exposure = Vec::new();
         match (
-            facts.get_text("ingress.domain"),
-            facts.get_text("ingress.class"),
+            facts.get_text("gateway.domain"),
+            facts.get_text("gateway.name"),
+            facts.get_text("gateway.namespace"),
         ) {
-            (Some(domain), Some(class)) if config.ingress && !proxied => {
+            (Some(domain), Some(gateway), Some(gateway_ns)) if config.expose && !proxied => {
                 let host = format!("grafana.{domain}");
-                let mut ingress =
-                    json!({"enabled": true, "ingressClassName": class, "hosts": [host]});
-                if let Some(issuer) = facts.get_text("certs.cluster-issuer") {
-                    ingress["annotations"] = json!({"cert-manager.io/cluster-issuer": issuer});
-                    ingress["tls"] = json!([{"secretName": "grafana-tls", "hosts": [host]}]);
+                let issuer = facts.get_text("certs.cluster-issuer");
+                exposure = Exposure {
+                    name: "grafana",
+                    namespace: ns,
+                    host: &host,
+                    gateway: (gateway, gateway_ns),
+                    http_listener: facts.get_text("gateway.http-listener").unwrap_or("http"),
+                    issuer,
+                    service: "grafana",
+                    port: 80,
                 }
-                values["ingress"] = ingress;
-                values["grafana.ini"] = json!({"server": {"root_url": format!("https://{host}")}});
+                .objects();
+                let scheme = if issuer.is_some() { "https" } else { "http" };
+                values["grafana.ini"] =
+                    json!({"server": {"root_url": format!("{scheme}://{host}")}});
+                if issuer.is_none() {
+                    output = output.warn(
+                        Some("expose"),
+                        "no certs.cluster-issuer fact: Grafana is served over plain HTTP (enable cert-manager)",
+                    );
+                }
             }
-            _ if config.ingress && !proxied => {
+            _ if config.expose && !proxied => {
                 output = output.warn(
-                    Some("ingress"),
-                    "no ingress.domain and ingress.class facts: Grafana is not exposed (enable ingress-nginx with a domain)",
+                    Some("expose"),
+                    "no gateway facts with a domain: Grafana is not exposed (enable the gateway component and set its domain)",
                 );
             }
             _ => {}
@@ -189,11 +211,15 @@ impl Component for Grafana {
                 &[HelmRepository::new(
                     "grafana-charts",
                     ns,
-                    "https://grafana.github.io/helm-charts",
+                    "https://grafana-community.github.io/helm-charts",
                 )],
             )?
             .file("helmrelease.yaml", &[release])?
             .file("dashboards.yaml", &dashboards)
+            .and_then(|output| match exposure.is_empty() {
+                true => Ok(output),
+                false => output.file("route.yaml", &exposure),
+            })
     }
 }
 
@@ -221,23 +247,37 @@ mod tests {
         );
     }
 
+    fn gateway() -> Facts {
+        Facts::new()
+            .text("gateway.domain", "example.com")
+            .text("gateway.name", "public")
+            .text("gateway.namespace", "envoy-gateway-system")
+            .text("gateway.http-listener", "http")
+    }
+
     #[test]
-    fn tls_only_with_an_issuer() {
-        let facts = Facts::new()
-            .text("ingress.domain", "example.com")
-            .text("ingress.class", "nginx");
-        let plain = testing::render::<Grafana>(json!({}), &facts).unwrap();
-        let release = plain.content("helmrelease.yaml").unwrap();
+    fn https_through_a_listener_set_only_with_an_issuer() {
+        let plain = testing::render::<Grafana>(json!({}), &gateway()).unwrap();
+        let route = plain.content("route.yaml").unwrap();
         assert!(
-            release.contains("grafana.example.com") && !release.contains("tls:"),
-            "{release}"
+            route.contains("grafana.example.com")
+                && route.contains("sectionName: http")
+                && !route.contains("ListenerSet"),
+            "{route}"
         );
-        let facts = facts.text("certs.cluster-issuer", "letsencrypt");
+        let facts = gateway().text("certs.cluster-issuer", "letsencrypt");
         let tls = testing::render::<Grafana>(json!({}), &facts).unwrap();
+        let route = tls.content("route.yaml").unwrap();
+        assert!(
+            route.contains("kind: ListenerSet")
+                && route.contains("name: grafana-tls")
+                && route.contains("cert-manager.io/cluster-issuer: letsencrypt"),
+            "{route}"
+        );
         assert!(
             tls.content("helmrelease.yaml")
                 .unwrap()
-                .contains("secretName: grafana-tls")
+                .contains("root_url: https://grafana.example.com")
         );
     }
 
@@ -269,15 +309,8 @@ mod tests {
 
     #[test]
     fn a_proxy_takes_over_the_host() {
-        let facts = Facts::new()
-            .text("ingress.domain", "example.com")
-            .text("ingress.class", "nginx")
-            .flag("auth.grafana", true);
+        let facts = gateway().flag("auth.grafana", true);
         let out = testing::render::<Grafana>(json!({}), &facts).unwrap();
-        assert!(
-            !out.content("helmrelease.yaml")
-                .unwrap()
-                .contains("ingressClassName")
-        );
+        assert!(out.content("route.yaml").is_none());
     }
 }

@@ -15,9 +15,12 @@ pub struct Config {
     pub storage_size: String,
     /// StorageClass of the volume; the cluster default when unset.
     pub storage_class: Option<String>,
-    /// Version of the Loki Helm chart.
+    /// Version of the Loki chart (`https://grafana-community.github.io/helm-charts`,
+    /// where it moved in March 2026; releases:
+    /// <https://github.com/grafana-community/helm-charts/releases>).
     pub loki_chart_version: String,
-    /// Version of the Alloy Helm chart.
+    /// Version of the Alloy chart (`https://grafana.github.io/helm-charts`;
+    /// releases: <https://github.com/grafana/alloy/releases>).
     pub alloy_chart_version: String,
 }
 
@@ -28,8 +31,8 @@ impl Default for Config {
             retention: "168h".into(),
             storage_size: "20Gi".into(),
             storage_class: None,
-            loki_chart_version: "6.40.0".into(),
-            alloy_chart_version: "1.2.1".into(),
+            loki_chart_version: "18.11.0".into(),
+            alloy_chart_version: "1.11.1".into(),
         }
     }
 }
@@ -82,6 +85,8 @@ impl Component for Logs {
             .description("Loki, with Grafana Alloy shipping every pod's logs to it.")
             .category("observability")
             .readme(include_str!("../README.md"))
+            // Alloy's chart installs PodLogs.
+            .crd_groups(&["monitoring.grafana.com"])
     }
 
     fn provides() -> Vec<FactDecl> {
@@ -105,27 +110,38 @@ impl Component for Logs {
         if let Some(class) = &config.storage_class {
             persistence["storageClass"] = json!(class);
         }
-        let loki = HelmRelease::new("loki", ns, "grafana", "loki", &config.loki_chart_version)
-            .values(json!({
-                "deploymentMode": "SingleBinary",
-                "loki": {
-                    "auth_enabled": false,
-                    "commonConfig": {"replication_factor": 1},
-                    "storage": {"type": "filesystem"},
-                    "schemaConfig": {"configs": [{
-                        "from": "2024-01-01", "store": "tsdb", "object_store": "filesystem",
-                        "schema": "v13", "index": {"prefix": "index_", "period": "24h"},
-                    }]},
-                    "limits_config": {"retention_period": config.retention},
-                    "compactor": {"retention_enabled": true, "delete_request_store": "filesystem"},
-                },
-                "singleBinary": {"replicas": 1, "persistence": persistence},
-                "backend": {"replicas": 0},
-                "read": {"replicas": 0},
-                "write": {"replicas": 0},
-                "chunksCache": {"enabled": false},
-                "resultsCache": {"enabled": false},
-            }));
+        // One replica on the filesystem, as the chart's own
+        // ci/default-monolithic-filesystem-values.yaml.
+        let loki = HelmRelease::new(
+            "loki",
+            ns,
+            "grafana-community",
+            "loki",
+            &config.loki_chart_version,
+        )
+        .values(json!({
+            "deploymentMode": "Monolithic",
+            "loki": {
+                "auth_enabled": false,
+                "commonConfig": {"replication_factor": 1},
+                "storage": {"type": "filesystem"},
+                "schemaConfig": {"configs": [{
+                    "from": "2024-01-01", "store": "tsdb", "object_store": "filesystem",
+                    "schema": "v13", "index": {"prefix": "index_", "period": "24h"},
+                }]},
+                "limits_config": {"retention_period": config.retention},
+                "compactor": {"retention_enabled": true, "delete_request_store": "filesystem"},
+            },
+            "singleBinary": {"replicas": 1, "persistence": persistence},
+            "backend": {"replicas": 0},
+            "read": {"replicas": 0},
+            "write": {"replicas": 0},
+            "chunksCache": {"enabled": false},
+            "resultsCache": {"enabled": false},
+            "gateway": {"enabled": false},
+            "lokiCanary": {"enabled": false},
+            "test": {"enabled": false},
+        }));
         let alloy = HelmRelease::new("alloy", ns, "grafana", "alloy", &config.alloy_chart_version)
             .depends_on("loki", ns)
             .values(json!({"alloy": {"configMap": {"content": alloy_config(&loki_url)}}}));
@@ -133,11 +149,14 @@ impl Component for Logs {
             .file("namespace.yaml", &[Namespace::new(ns)])?
             .file(
                 "helmrepository.yaml",
-                &[HelmRepository::new(
-                    "grafana",
-                    ns,
-                    "https://grafana.github.io/helm-charts",
-                )],
+                &[
+                    HelmRepository::new(
+                        "grafana-community",
+                        ns,
+                        "https://grafana-community.github.io/helm-charts",
+                    ),
+                    HelmRepository::new("grafana", ns, "https://grafana.github.io/helm-charts"),
+                ],
             )?
             .file("loki.yaml", &[loki])?
             .file("alloy.yaml", &[alloy])

@@ -17,7 +17,8 @@ pub struct Config {
     pub storage_class: Option<String>,
     /// Run Alertmanager.
     pub alertmanager: bool,
-    /// Version of the kube-prometheus-stack Helm chart.
+    /// Version of the kube-prometheus-stack chart (`https://prometheus-community.github.io/helm-charts`;
+    /// releases: <https://github.com/prometheus-community/helm-charts/releases>).
     pub chart_version: String,
 }
 
@@ -29,7 +30,7 @@ impl Default for Config {
             storage_size: "50Gi".into(),
             storage_class: None,
             alertmanager: true,
-            chart_version: "77.6.2".into(),
+            chart_version: "88.5.3".into(),
         }
     }
 }
@@ -47,6 +48,7 @@ impl Component for Metrics {
             .description("Prometheus and the Prometheus Operator, scraping the cluster.")
             .category("observability")
             .readme(include_str!("../README.md"))
+            .crd_groups(&["monitoring.coreos.com"])
     }
 
     fn provides() -> Vec<FactDecl> {

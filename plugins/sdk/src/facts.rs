@@ -19,6 +19,9 @@ pub struct FactDecl {
     pub key: String,
     pub description: String,
     pub required: bool,
+    /// For a read fact: whether the component must wait, on the cluster,
+    /// for the provider to be ready (see [`FactDecl::wait`]).
+    pub wait: bool,
 }
 
 impl FactDecl {
@@ -28,7 +31,18 @@ impl FactDecl {
             key: key.into(),
             description: description.into(),
             required: true,
+            wait: false,
         }
+    }
+
+    /// Applies this component after the fact's provider on the cluster:
+    /// for a fact naming something the provider installs that this
+    /// component's objects use (a kind whose CRD its chart installs, its
+    /// namespace, its gateway). Facts used only to render (a URL, a flag)
+    /// need no waiting.
+    pub fn wait(mut self) -> Self {
+        self.wait = true;
+        self
     }
     /// A fact the component uses when some component provides it (and for
     /// provided facts, which are never "required").
@@ -46,6 +60,7 @@ impl From<FactDecl> for wit::FactDecl {
             key: decl.key,
             description: decl.description,
             required: decl.required,
+            wait: decl.wait,
         }
     }
 }

@@ -3,8 +3,8 @@
 //! Only the fields stack components commonly set are modelled; anything else
 //! goes through [`Object`], which takes an arbitrary `spec` (or other top-level
 //! fields) as JSON. Flux kinds use the APIs Flux serves today:
-//! `source.toolkit.fluxcd.io/v1`, `helm.toolkit.fluxcd.io/v2` and
-//! `kustomize.toolkit.fluxcd.io/v1`.
+//! `source.toolkit.fluxcd.io/v1` (including `OCIRepository`, GA since Flux
+//! 2.6), `helm.toolkit.fluxcd.io/v2` and `kustomize.toolkit.fluxcd.io/v1`.
 
 use std::collections::BTreeMap;
 
@@ -166,7 +166,12 @@ pub struct HelmReleaseSpec {
     pub release_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_namespace: Option<String>,
-    pub chart: ChartTemplate,
+    /// The chart, from a `HelmRepository` (or other chart source).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chart: Option<ChartTemplate>,
+    /// The chart, as an artifact a source holds (an `OCIRepository`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chart_ref: Option<SourceRef>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<DependsOn>,
     pub install: Value,
@@ -191,9 +196,50 @@ pub struct ChartSpec {
 
 impl HelmRelease {
     /// Installs `chart` at `version` from the `HelmRepository` `repository`
-    /// (in the same namespace), creating CRDs on install and upgrade and
-    /// retrying failed installs and upgrades three times.
+    /// (in the same namespace). See [`HelmRelease::from_source`] for the
+    /// install and upgrade policy.
     pub fn new(name: &str, namespace: &str, repository: &str, chart: &str, version: &str) -> Self {
+        let mut release = Self::from_source(name, namespace, None);
+        release.spec.chart = Some(ChartTemplate {
+            spec: ChartSpec {
+                chart: chart.into(),
+                version: version.into(),
+                source_ref: SourceRef {
+                    kind: "HelmRepository".into(),
+                    name: repository.into(),
+                    namespace: Some(namespace.into()),
+                },
+                interval: "12h".into(),
+            },
+        });
+        release
+    }
+
+    /// Installs the chart the `OCIRepository` `source` (in the same
+    /// namespace) holds, at the version its `ref` names.
+    pub fn from_oci(name: &str, namespace: &str, source: &str) -> Self {
+        Self::from_source(
+            name,
+            namespace,
+            Some(SourceRef {
+                kind: "OCIRepository".into(),
+                name: source.into(),
+                namespace: Some(namespace.into()),
+            }),
+        )
+    }
+
+    /// What Flux's documentation recommends for a release applied from an
+    /// empty cluster: reconciled every 30 minutes; CRDs in the chart's
+    /// `crds/` created and replaced on install and upgrade (Helm alone
+    /// never upgrades them); a failed install or upgrade retried every
+    /// 5 minutes rather than rolled back, since on a new cluster it usually
+    /// failed for something not ready yet.
+    fn from_source(name: &str, namespace: &str, chart_ref: Option<SourceRef>) -> Self {
+        let policy = serde_json::json!({
+            "crds": "CreateReplace",
+            "strategy": {"name": "RetryOnFailure", "retryInterval": "5m"},
+        });
         Self {
             api_version: "helm.toolkit.fluxcd.io/v2",
             kind: "HelmRelease",
@@ -202,21 +248,11 @@ impl HelmRelease {
                 interval: "30m".into(),
                 release_name: None,
                 target_namespace: None,
-                chart: ChartTemplate {
-                    spec: ChartSpec {
-                        chart: chart.into(),
-                        version: version.into(),
-                        source_ref: SourceRef {
-                            kind: "HelmRepository".into(),
-                            name: repository.into(),
-                            namespace: Some(namespace.into()),
-                        },
-                        interval: "12h".into(),
-                    },
-                },
+                chart: None,
+                chart_ref,
                 depends_on: Vec::new(),
-                install: serde_json::json!({"crds": "CreateReplace", "remediation": {"retries": 3}}),
-                upgrade: serde_json::json!({"crds": "CreateReplace", "remediation": {"retries": 3}}),
+                install: policy.clone(),
+                upgrade: policy,
                 values: Value::Null,
             },
         }
@@ -233,6 +269,38 @@ impl HelmRelease {
             namespace: Some(namespace.into()),
         });
         self
+    }
+}
+
+/// A Flux `OCIRepository` (`source.toolkit.fluxcd.io/v1`): a Helm chart
+/// (or other artifact) in an OCI registry, at one tag.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OciRepository {
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    pub metadata: ObjectMeta,
+    pub spec: Value,
+}
+
+impl OciRepository {
+    /// The Helm chart at `url` (`oci://HOST/REPO`) tagged `tag`, checked
+    /// every 12 hours; only the chart's layer is fetched.
+    pub fn chart(name: &str, namespace: &str, url: &str, tag: &str) -> Self {
+        Self {
+            api_version: "source.toolkit.fluxcd.io/v1",
+            kind: "OCIRepository",
+            metadata: ObjectMeta::namespaced(name, namespace),
+            spec: serde_json::json!({
+                "interval": "12h",
+                "url": url,
+                "ref": {"tag": tag},
+                "layerSelector": {
+                    "mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+                    "operation": "copy",
+                },
+            }),
+        }
     }
 }
 
@@ -292,5 +360,82 @@ impl Kustomization {
                 "sourceRef": {"kind": "GitRepository", "name": source},
             }),
         }
+    }
+}
+
+/// What exposes an app through the stack's shared Gateway on `host`: with
+/// an `issuer`, a `ListenerSet` attaching an HTTPS listener for the host to
+/// the Gateway (its certificate issued by cert-manager's gateway-shim into
+/// Secret `NAME-tls`, the HTTP-01 challenge answered on the Gateway's own
+/// HTTP listener) and an `HTTPRoute` on it; without one, an `HTTPRoute` on
+/// the Gateway's plain HTTP listener. Both route to `service:port`.
+pub struct Exposure<'a> {
+    /// Names the ListenerSet, the route and the TLS Secret.
+    pub name: &'a str,
+    pub namespace: &'a str,
+    pub host: &'a str,
+    /// The Gateway's name and namespace (`gateway.name`, `gateway.namespace`).
+    pub gateway: (&'a str, &'a str),
+    /// The Gateway's plain HTTP listener (`gateway.http-listener`).
+    pub http_listener: &'a str,
+    /// The ClusterIssuer (`certs.cluster-issuer`), for HTTPS.
+    pub issuer: Option<&'a str>,
+    pub service: &'a str,
+    pub port: u16,
+}
+
+impl Exposure<'_> {
+    /// The objects, of Gateway API kinds: they belong in the `main` layer of
+    /// a component that waits for the gateway's facts.
+    pub fn objects(&self) -> Vec<Object> {
+        const GROUP: &str = "gateway.networking.k8s.io";
+        let (gateway, gateway_ns) = self.gateway;
+        let mut objects = Vec::new();
+        let parent = match self.issuer {
+            Some(issuer) => {
+                let meta = ObjectMeta::namespaced(self.name, self.namespace)
+                    .annotation("cert-manager.io/cluster-issuer", issuer)
+                    // Answer the HTTP-01 challenge on the Gateway's HTTP
+                    // listener: this ListenerSet only has HTTPS.
+                    .annotation("acme.cert-manager.io/http01-parentreffallback", "true");
+                let listeners = serde_json::json!({
+                    "parentRef": {"group": GROUP, "kind": "Gateway", "name": gateway, "namespace": gateway_ns},
+                    "listeners": [{
+                        "name": "https",
+                        "hostname": self.host,
+                        "port": 443,
+                        "protocol": "HTTPS",
+                        "tls": {
+                            "mode": "Terminate",
+                            "certificateRefs": [{"group": "", "kind": "Secret", "name": format!("{}-tls", self.name)}],
+                        },
+                        "allowedRoutes": {"namespaces": {"from": "Same"}},
+                    }],
+                });
+                objects.push(
+                    Object::new(&format!("{GROUP}/v1"), "ListenerSet", meta)
+                        .with("spec", listeners),
+                );
+                serde_json::json!({"group": GROUP, "kind": "ListenerSet", "name": self.name, "sectionName": "https"})
+            }
+            None => serde_json::json!({
+                "group": GROUP, "kind": "Gateway", "name": gateway, "namespace": gateway_ns, "sectionName": self.http_listener,
+            }),
+        };
+        let route = Object::new(
+            &format!("{GROUP}/v1"),
+            "HTTPRoute",
+            ObjectMeta::namespaced(self.name, self.namespace),
+        )
+        .with(
+            "spec",
+            serde_json::json!({
+                "parentRefs": [parent],
+                "hostnames": [self.host],
+                "rules": [{"backendRefs": [{"name": self.service, "port": self.port}]}],
+            }),
+        );
+        objects.push(route);
+        objects
     }
 }

@@ -34,7 +34,7 @@ mod output;
 pub mod testing;
 
 pub use facts::{FactDecl, FactValue, Facts};
-pub use output::{Diagnostic, Error, Output, Severity};
+pub use output::{Diagnostic, Error, Layer, Output, OutputFile, Severity};
 pub use schemars::{self, JsonSchema};
 pub use serde::{self, Deserialize, Serialize};
 pub use serde_json::{self, json};
@@ -55,11 +55,12 @@ pub mod bindings {
 /// Everything a component usually needs, in one import.
 pub mod prelude {
     pub use crate::k8s::{
-        GitRepository, HelmRelease, HelmRepository, Kustomization, Namespace, Object, ObjectMeta,
+        Exposure, GitRepository, HelmRelease, HelmRepository, Kustomization, Namespace, Object,
+        ObjectMeta, OciRepository,
     };
     pub use crate::{
-        Component, Diagnostic, Error, FactDecl, FactValue, Facts, JsonSchema, Metadata, Output,
-        Severity, log,
+        Component, Diagnostic, Error, FactDecl, FactValue, Facts, JsonSchema, Layer, Metadata,
+        Output, Severity, log,
     };
     pub use serde::{Deserialize, Serialize};
     pub use serde_json::{Value, json};
@@ -75,6 +76,9 @@ pub struct Metadata {
     pub category: String,
     /// A markdown page for users; `include_str!("../README.md")` is typical.
     pub readme: String,
+    /// The API groups whose CRDs this component's charts install; objects
+    /// of these groups go in the `config` layer ([`Output::config_file`]).
+    pub crd_groups: Vec<String>,
 }
 
 impl Metadata {
@@ -102,6 +106,12 @@ impl Metadata {
     }
     pub fn readme(mut self, readme: &str) -> Self {
         self.readme = readme.into();
+        self
+    }
+    /// Declares the API groups whose CRDs the component's charts install
+    /// (`cert-manager.io`), so cairn can check they are applied in order.
+    pub fn crd_groups(mut self, groups: &[&str]) -> Self {
+        self.crd_groups = groups.iter().map(|g| g.to_string()).collect();
         self
     }
 }
@@ -196,6 +206,7 @@ impl<C: Component> bindings::Guest for Exports<C> {
             config_schema: config_schema::<C>(),
             provides: C::provides().into_iter().map(Into::into).collect(),
             reads: C::reads().into_iter().map(Into::into).collect(),
+            crd_groups: meta.crd_groups,
         }
     }
 

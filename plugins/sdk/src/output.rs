@@ -93,10 +93,30 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// When Flux applies a file, relative to the component's other files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    /// Applied first: namespaces, chart sources, HelmReleases, and objects
+    /// of built-in kinds or of kinds other components install.
+    Main,
+    /// Applied once `Main` is ready: objects of the kinds this component's
+    /// own charts install (see `Metadata::crd_groups`). cairn writes these
+    /// under `config/` in the component's directory.
+    Config,
+}
+
+/// One file of a component's output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputFile {
+    pub path: String,
+    pub content: String,
+    pub layer: Layer,
+}
+
 /// The files a component renders, in the order they were added.
 #[derive(Debug, Clone, Default)]
 pub struct Output {
-    pub files: Vec<(String, String)>,
+    pub files: Vec<OutputFile>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -105,15 +125,31 @@ impl Output {
         Self::default()
     }
 
-    /// Adds a file holding `objects` as a multi-document YAML stream.
-    pub fn file<T: Serialize>(mut self, path: &str, objects: &[T]) -> Result<Self, Error> {
-        self.files.push((path.into(), to_yaml(objects)?));
+    /// Adds a file holding `objects` as a multi-document YAML stream, in
+    /// the `main` layer.
+    pub fn file<T: Serialize>(self, path: &str, objects: &[T]) -> Result<Self, Error> {
+        Ok(self.raw_file(path, to_yaml(objects)?))
+    }
+
+    /// Adds a file holding `objects` to the `config` layer: objects of the
+    /// kinds this component's own charts install, which Flux applies once
+    /// the charts are ready. It lands in `config/PATH`.
+    pub fn config_file<T: Serialize>(mut self, path: &str, objects: &[T]) -> Result<Self, Error> {
+        self.files.push(OutputFile {
+            path: path.into(),
+            content: to_yaml(objects)?,
+            layer: Layer::Config,
+        });
         Ok(self)
     }
 
-    /// Adds a file with the given text, already YAML.
+    /// Adds a file with the given text, already YAML, in the `main` layer.
     pub fn raw_file(mut self, path: &str, content: impl Into<String>) -> Self {
-        self.files.push((path.into(), content.into()));
+        self.files.push(OutputFile {
+            path: path.into(),
+            content: content.into(),
+            layer: Layer::Main,
+        });
         self
     }
 
@@ -128,12 +164,17 @@ impl Output {
         self
     }
 
-    /// The content of the file at `path`, for tests.
+    /// The content of the file at `path`, for tests; `config/PATH` names
+    /// a file of the config layer, where cairn writes it.
     pub fn content(&self, path: &str) -> Option<&str> {
+        let (layer, path) = match path.strip_prefix("config/") {
+            Some(rest) => (Layer::Config, rest),
+            None => (Layer::Main, path),
+        };
         self.files
             .iter()
-            .find(|(p, _)| p == path)
-            .map(|(_, c)| c.as_str())
+            .find(|f| f.layer == layer && f.path == path)
+            .map(|f| f.content.as_str())
     }
 
     pub(crate) fn into_wit(self) -> wit::RenderOutput {
@@ -141,7 +182,14 @@ impl Output {
             files: self
                 .files
                 .into_iter()
-                .map(|(path, content)| wit::File { path, content })
+                .map(|f| wit::File {
+                    path: f.path,
+                    content: f.content,
+                    layer: match f.layer {
+                        Layer::Main => wit::Layer::Main,
+                        Layer::Config => wit::Layer::Config,
+                    },
+                })
                 .collect(),
             diagnostics: self
                 .diagnostics

@@ -7,7 +7,8 @@ use cairn_sdk::prelude::*;
 pub struct Config {
     /// Namespace the controller runs in.
     pub namespace: String,
-    /// Version of the sealed-secrets Helm chart.
+    /// Version of the sealed-secrets chart (`https://bitnami-labs.github.io/sealed-secrets`;
+    /// releases: <https://github.com/bitnami-labs/sealed-secrets/releases>).
     pub chart_version: String,
 }
 
@@ -15,7 +16,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             namespace: "kube-system".into(),
-            chart_version: "2.17.3".into(),
+            chart_version: "2.18.5".into(),
         }
     }
 }
@@ -31,6 +32,7 @@ impl Component for SealedSecrets {
             .description("Decrypts SealedSecrets committed to git into Secrets in the cluster.")
             .category("security")
             .readme(include_str!("../README.md"))
+            .crd_groups(&["bitnami.com"])
     }
 
     fn provides() -> Vec<FactDecl> {

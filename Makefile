@@ -52,9 +52,10 @@ stack: plugins host component-tools
 
 test: stack $(TOOLS)/kubectl system-tools test-plugins test-host
 
-## The SDK and components' native unit tests.
+## The SDK's and every component's native unit tests (the whole plugins
+## workspace, so a new component's tests run without being listed).
 test-plugins: tools
-	cd plugins && $(CARGO) test --target $(HOST_TARGET) -p cairn-sdk -p ingress-nginx -p cert-manager -p metrics -p logs -p grafana -p sealed-secrets -p flux-sync
+	cd plugins && $(CARGO) test --target $(HOST_TARGET) --workspace
 
 ## The host's unit tests and the end-to-end tests in tests/.
 test-host: stack $(TOOLS)/kubectl system-tools
@@ -63,7 +64,7 @@ test-host: stack $(TOOLS)/kubectl system-tools
 demo: stack system-tools
 	tests/demo/run $(CAIRN_DEBUG)
 
-bench: stack $(TOOLS)/helm
+bench: stack $(TOOLS)/helm system-tools
 	$(CARGO) build --release
 	python3 tests/bench/bench.py --cairn $(CAIRN_RELEASE) --helm $(TOOLS)/helm --wasm $(WASM_DIR) --reference $(REFERENCE)
 

@@ -53,7 +53,7 @@ def main():
     parser.add_argument("--reference", required=True, help="the built reference stack")
     args = parser.parse_args()
     cairn, helm, wasm = Path(args.cairn).resolve(), Path(args.helm).resolve(), Path(args.wasm).resolve()
-    ingress, certs = wasm / "ingress_nginx.wasm", wasm / "cert_manager.wasm"
+    gateway, certs = wasm / "gateway.wasm", wasm / "cert_manager.wasm"
 
     # Files live on tmpfs where there is one: on ext4, creating and deleting
     # hundreds of small files costs more than rendering them and varies 2x
@@ -74,8 +74,8 @@ def main():
     case("helm template (default helm create chart)", [helm, "template", "demo", work / "chart"])
 
     values = work / "values.yaml"
-    values.write_text("ingress-nginx: {domain: example.com}\ncert-manager: {issuer: {email: ops@example.com}}\n")
-    render2 = [cairn, "render", "--values", values, "--out", work / "out2", ingress, certs]
+    values.write_text("gateway: {domain: example.com}\ncert-manager: {issuer: {email: ops@example.com}}\n")
+    render2 = [cairn, "render", "--values", values, "--out", work / "out2", gateway, certs]
 
     def empty_cache():
         shutil.rmtree(work / "cache", ignore_errors=True)
@@ -124,17 +124,26 @@ def make_stack(dir, wasm, components):
 
 
 def make_gitops(dir, stack, values):
+    """A GitOps repository (a git work tree, as Flux pulls) with a cairn.yaml."""
     dir.mkdir(parents=True)
+    git(dir, "init", "-q")
     (dir / "cairn.yaml").write_text(f"stack:\n  source: {stack}\n  version: v0.1.0\nvalues:\n{values}")
 
 
+def empty(dir):
+    """Removes everything cairn wrote into `dir`, keeping cairn.yaml and git."""
+    for entry in dir.iterdir():
+        if entry.name not in ("cairn.yaml", ".git"):
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+
+
 def stack_cases(case, cairn, wasm, work, env):
-    """The stack of the end-to-end tests (app, ingress-nginx) and a
+    """The stack of the end-to-end tests (app, gateway) and a
     50-component stack, through generate, diff and verify."""
     helm = "helm template (default helm create chart)"
-    make_stack(work / "stack", wasm, [("app", "app.wasm"), ("ingress-nginx", "ingress_nginx.wasm")])
+    make_stack(work / "stack", wasm, [("app", "app.wasm"), ("gateway", "gateway.wasm")])
     gitops = work / "gitops"
-    values = "  app: {greeting: hi}\n  ingress-nginx: {domain: example.com}\n"
+    values = "  app: {greeting: hi}\n  gateway: {domain: example.com}\n"
     make_gitops(gitops, work / "stack", values)
     config = gitops / "cairn.yaml"
     run = lambda *args: [cairn, *args, "--config", config]
@@ -157,9 +166,7 @@ def stack_cases(case, cairn, wasm, work, env):
     config50 = gitops50 / "cairn.yaml"
 
     def empty_repo():
-        for entry in gitops50.iterdir():
-            if entry.name != "cairn.yaml":
-                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+        empty(gitops50)
     case("cairn generate, 50 components, into an empty repo", [cairn, "generate", "--config", config50], helm,
          setup=empty_repo)
     case("cairn generate, 50 components, nothing to change", [cairn, "generate", "--config", config50], helm)
@@ -170,11 +177,11 @@ def reference_cases(case, cairn, reference, work, env):
     its Rust-only subset, cold and warm, plus the cold compile of the two
     large components on their own."""
     helm = "helm template (default helm create chart)"
-    everything = ("  ingress-nginx: {domain: example.com}\n"
+    everything = ("  gateway: {domain: example.com}\n"
                   "  cert-manager: {issuer: {email: ops@example.com}}\n"
                   "  flux-sync: {enabled: true, url: 'ssh://git@github.com/acme/fleet.git', path: ./clusters/prod}\n"
                   "  oauth2-proxy: {enabled: true}\n")
-    rust_only = ("  ingress-nginx: {domain: example.com}\n"
+    rust_only = ("  gateway: {domain: example.com}\n"
                  "  cert-manager: {issuer: {email: ops@example.com}}\n"
                  "  flux-sync: {enabled: true, url: 'ssh://git@github.com/acme/fleet.git', path: ./clusters/prod}\n"
                  "  oauth2-proxy: {enabled: false}\n"
@@ -184,12 +191,11 @@ def reference_cases(case, cairn, reference, work, env):
     for label, values in (("full reference stack", everything), ("Rust-only subset", rust_only)):
         gitops = work / f"reference-{len(values)}"
         gitops.mkdir()
+        git(gitops, "init", "-q")
         (gitops / "cairn.yaml").write_text(f"stack:\n  source: {reference}\nvalues:\n{values}")
 
         def fresh_repo(gitops=gitops):
-            for entry in gitops.iterdir():
-                if entry.name != "cairn.yaml":
-                    shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+            empty(gitops)
 
         def fresh_repo_and_cache(fresh_repo=fresh_repo):
             fresh_repo()
@@ -202,20 +208,24 @@ def reference_cases(case, cairn, reference, work, env):
         case(f"cairn generate, {label}, warm, nothing to change", cmd, helm)
 
     # The Rust-only subset again, with Grafana's admin password given as a
-    # reference and its Secret sealed with SOPS (no identity: the salted
-    # digest keeps the ciphertext when nothing changed).
+    # reference and its Secret sealed with SOPS for an age identity made
+    # here (with it, an unchanged Secret keeps its ciphertext).
+    identity = work / "age.key"
+    subprocess.run(["age-keygen", "-o", identity], check=True, stderr=subprocess.DEVNULL)
+    recipient = next(line.split(": ", 1)[1] for line in identity.read_text().splitlines()
+                     if line.startswith("# public key: "))
     env["CAIRN_BENCH_PASSWORD"] = "bench-password-123"
+    env["SOPS_AGE_KEY_FILE"] = str(identity)
     sealed = work / "reference-sealed"
     sealed.mkdir()
+    git(sealed, "init", "-q")
     (sealed / "cairn.yaml").write_text(
         f"stack:\n  source: {reference}\nvalues:\n{rust_only}"
         "  grafana: {adminPassword: {env: CAIRN_BENCH_PASSWORD}}\n"
-        "secrets:\n  age: [age1cmygsdvmsclywwxhwnj8eqz7fvuwx9azju70z8upvysu2dwdcc2qk3z8nj]\n")
+        f"secrets:\n  age: [{recipient}]\n")
 
     def fresh_sealed():
-        for entry in sealed.iterdir():
-            if entry.name != "cairn.yaml":
-                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+        empty(sealed)
     cmd = [cairn, "generate", "--config", sealed / "cairn.yaml"]
     case("cairn generate, Rust-only subset + a sealed Secret, warm, into an empty repo", cmd,
          "cairn generate, Rust-only subset, warm, into an empty repo", setup=fresh_sealed)

@@ -374,7 +374,7 @@ fn check_path(path: &str, limits: &Limits) -> Result<(), String> {
 pub fn plaintext_problems(tree: &Tree) -> Vec<OutputProblem> {
     tree.iter()
         .filter_map(|(path, file)| {
-            let why = plaintext_secret(&file.content)?;
+            let why = plaintext_secret_checked(&file.content)?;
             let component = file.component.clone().unwrap_or_default();
             let file = path
                 .strip_prefix(&format!("{component}/"))
@@ -410,6 +410,18 @@ pub fn object_id(doc: &serde_yaml::Value) -> String {
 /// plaintext `data` or `stringData` (SOPS-encrypted values, `ENC[...]` with
 /// `sops` metadata, are fine), a private key block, or an age identity.
 pub fn plaintext_secret(content: &str) -> Option<String> {
+    plaintext_secret_in(content, crate::yaml::documents(content))
+}
+
+/// [`plaintext_secret`] of text already checked (a render's output).
+fn plaintext_secret_checked(content: &str) -> Option<String> {
+    plaintext_secret_in(content, crate::yaml::documents_checked(content))
+}
+
+fn plaintext_secret_in(
+    content: &str,
+    documents: Vec<Result<serde_yaml::Value, crate::yaml::Error>>,
+) -> Option<String> {
     if content.contains("PRIVATE KEY-----") {
         return Some("holds a private key block; keys never belong in git".into());
     }
@@ -418,7 +430,7 @@ pub fn plaintext_secret(content: &str) -> Option<String> {
             "holds an age identity (AGE-SECRET-KEY-1...); keys never belong in git".into(),
         );
     }
-    for doc in crate::yaml::documents(content).into_iter().flatten() {
+    for doc in documents.into_iter().flatten() {
         if doc.get("kind").and_then(serde_yaml::Value::as_str) != Some("Secret") {
             continue;
         }

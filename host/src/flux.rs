@@ -165,10 +165,12 @@ pub fn layers(
             component.to_string()
         }
     };
+    // The tree was checked when it was assembled.
     let sealed = |component: &str, layer: FileLayer| {
         tree.iter().any(|(path, file)| {
             crate::compose::layer_of(path) == Some((component, layer))
-                && crate::yaml::documents(&file.content)
+                && file.content.contains("sops:")
+                && crate::yaml::documents_checked(&file.content)
                     .iter()
                     .any(|d| d.as_ref().is_ok_and(crate::sops::is_encrypted))
         })
@@ -467,6 +469,16 @@ fn flux_group(group: &str) -> bool {
 pub trait View {
     /// The file's text, `None` when there is none.
     fn read(&self, path: &str) -> Option<String>;
+    /// The file's YAML documents, `None` when there is none.
+    fn documents(&self, path: &str) -> Option<Vec<Value>> {
+        let text = self.read(path)?;
+        Some(
+            crate::yaml::documents(&text)
+                .into_iter()
+                .flatten()
+                .collect(),
+        )
+    }
     /// The YAML files below `dir`, recursively, for a directory without a
     /// kustomization (which Flux applies whole).
     fn yaml_files(&self, dir: &str) -> Vec<String>;
@@ -483,6 +495,18 @@ impl View for TreeView<'_> {
         match self.tree.get(path) {
             Some(file) => Some(file.content.clone()),
             None => self.disk.read(path),
+        }
+    }
+    fn documents(&self, path: &str) -> Option<Vec<Value>> {
+        match self.tree.get(path) {
+            // Checked when the tree was assembled.
+            Some(file) => Some(
+                crate::yaml::documents_checked(&file.content)
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+            ),
+            None => self.disk.documents(path),
         }
     }
     fn yaml_files(&self, dir: &str) -> Vec<String> {
@@ -893,11 +917,11 @@ fn objects_in(
             format!("{dir}/{name}")
         }
     };
-    let kustomization = view.read(&join(KUSTOMIZATION));
+    let kustomization = view.documents(&join(KUSTOMIZATION));
     let files: Vec<String> = match &kustomization {
         None => view.yaml_files(dir),
-        Some(text) => {
-            let doc: Value = crate::yaml::from_str(text).unwrap_or(Value::Null);
+        Some(docs) => {
+            let doc = docs.first().cloned().unwrap_or(Value::Null);
             doc.get("resources")
                 .and_then(Value::as_sequence)
                 .map(|items| {
@@ -919,7 +943,7 @@ fn objects_in(
             objects.extend(objects_in(view, &file, visited, problems, layer));
             continue;
         }
-        let Some(text) = view.read(&file) else {
+        let Some(docs) = view.documents(&file) else {
             if kustomization.is_some() {
                 problems.push(Problem {
                     layer: layer.to_string(),
@@ -929,7 +953,7 @@ fn objects_in(
             }
             continue;
         };
-        for doc in crate::yaml::documents(&text).into_iter().flatten() {
+        for doc in docs {
             if doc.is_mapping() && doc.get("kind").is_some() {
                 objects.push(Object {
                     file: file.clone(),

@@ -475,7 +475,11 @@ fn wire_bootstrap(project: &Project, tree: &mut Tree) -> anyhow::Result<bool> {
     }
     let mut clashes = Vec::new();
     for (path, file) in tree.iter() {
-        for doc in crate::yaml::documents(&file.content).into_iter().flatten() {
+        // Checked when the tree was assembled.
+        for doc in crate::yaml::documents_checked(&file.content)
+            .into_iter()
+            .flatten()
+        {
             let key = crate::compose::object_id(&doc);
             let same_path = doc.get("kind").and_then(serde_yaml::Value::as_str)
                 == Some("Kustomization")

@@ -364,7 +364,8 @@ impl Sealer {
         let mut problems = Vec::new();
         let wanted: BTreeSet<String> = self.recipients.iter().map(|r| r.to_string()).collect();
         for (path, file) in tree.iter_mut() {
-            let Ok(docs) = crate::yaml::documents(&file.content)
+            // Checked when the tree was assembled.
+            let Ok(docs) = crate::yaml::documents_checked(&file.content)
                 .into_iter()
                 .collect::<Result<Vec<Value>, _>>()
             else {

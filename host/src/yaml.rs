@@ -151,10 +151,17 @@ pub fn check(text: &str) -> Result<(), Error> {
 /// the list. Empty documents (`---` alone) come out as `Null`. The one
 /// place cairn splits a multi-document file.
 pub fn documents(text: &str) -> Vec<Result<Value, Error>> {
-    use serde::Deserialize;
     if let Err(err) = check(text) {
         return vec![Err(err)];
     }
+    documents_checked(text)
+}
+
+/// Like [`documents`], for text this run has already passed through
+/// [`check`] (a render's output after it was validated, or text cairn wrote
+/// itself): the event walk is not repeated.
+pub fn documents_checked(text: &str) -> Vec<Result<Value, Error>> {
+    use serde::Deserialize;
     let mut out = Vec::new();
     for document in serde_yaml::Deserializer::from_str(text) {
         let parsed = Value::deserialize(document).map_err(|e| Error::from_serde(&e));

@@ -14,8 +14,10 @@
 //!   written after the code. The MAC key ([`CacheKey`]) lives outside the
 //!   cache, in the user's data directory, so whoever can write the cache
 //!   cannot forge a seal;
-//! - an entry is read into memory once, checked, and deserialised from those
-//!   same bytes, so it cannot change between the check and the load;
+//! - the code is opened once, checked over a map of that open file, and
+//!   loaded from that same file (through `/proc/self/fd` on Linux), so what
+//!   is loaded is what was checked; it is never copied, so a warm load of a
+//!   40 MB JavaScript component costs a map and a hash;
 //! - entries are written to a temporary file and renamed into place, so
 //!   concurrent runs never see half an entry; the directory is private
 //!   (0700), and an entry not owned by the current user, or writable by
@@ -203,17 +205,76 @@ impl Cache {
         Ok(())
     }
 
+    /// The compiled code is `KEY.cwasm`, exactly what wasmtime serialised
+    /// (so it can be mapped straight from the file, as wasmtime needs its
+    /// code page-aligned), and its seal `KEY.seal`: the magic and the MAC of
+    /// ("cwasm", key, code), written after the code.
+    ///
+    /// The code is opened once; its seal is checked over a map of that open
+    /// file, and wasmtime maps the very same file through `/proc/self/fd`,
+    /// so what is loaded is what was checked (the file is the user's own
+    /// and writable by nobody else, so its content cannot change between).
     fn load(&self, engine: &Engine, key: &str) -> Option<Component> {
-        let code = self.read_sealed(key, "cwasm", MAX_ENTRY)?;
-        // SAFETY: these bytes were sealed by `store` below with a key only
-        // this user holds (checked in `read_sealed`), from a component this
-        // engine compiled (the key includes the engine's compatibility
-        // hash), and they are the very bytes that were checked.
-        unsafe { Component::deserialize(engine, &code) }.ok()
+        let mac_key = self.key.as_ref()?;
+        let path = self.dir.join(format!("{key}.cwasm"));
+        let file = std::fs::File::open(&path).ok()?;
+        let seal = self.read_seal(key)?;
+        if !owned_privately(&file) || file.metadata().ok()?.len() > MAX_ENTRY {
+            return None;
+        }
+        // SAFETY: a read-only private map of a file only this user may
+        // write; it is dropped before wasmtime maps the file itself.
+        let code = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+        if !mac_key.verify(&[b"cwasm", key.as_bytes(), &code], &seal) {
+            return None;
+        }
+        drop(code);
+        #[cfg(target_os = "linux")]
+        let checked = {
+            use std::os::fd::AsRawFd;
+            std::path::PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()))
+        };
+        #[cfg(not(target_os = "linux"))]
+        let checked = path.clone();
+        // SAFETY: the file was sealed by `store` below with a key only this
+        // user holds, from a component this engine compiled (the key
+        // includes the engine's compatibility hash), and it is the file
+        // whose seal was just checked.
+        let component = unsafe { Component::deserialize_file(engine, &checked) }.ok();
+        drop(file);
+        component
+    }
+
+    /// The MAC in `KEY.seal`, when the seal is the user's own and whole.
+    fn read_seal(&self, key: &str) -> Option<Vec<u8>> {
+        let path = self.dir.join(format!("{key}.seal"));
+        let file = std::fs::File::open(&path).ok()?;
+        if !owned_privately(&file) {
+            return None;
+        }
+        let bytes = crate::files::read_bounded(&path, 1024).ok()??;
+        let mac = bytes.strip_prefix(MAGIC.as_slice())?;
+        (mac.len() == 32).then(|| mac.to_vec())
     }
 
     fn store(&self, key: &str, component: &Component) -> anyhow::Result<()> {
-        self.write_sealed(key, "cwasm", &component.serialize()?)
+        let Some(mac_key) = &self.key else {
+            return Ok(());
+        };
+        create_private_dir(&self.dir)?;
+        let code = component.serialize()?;
+        let write = |target: &Path, parts: &[&[u8]]| -> anyhow::Result<()> {
+            let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+            for part in parts {
+                tmp.write_all(part)?;
+            }
+            tmp.as_file().sync_all()?;
+            tmp.persist(target)?;
+            Ok(())
+        };
+        write(&self.dir.join(format!("{key}.cwasm")), &[&code])?;
+        let mac = mac_key.seal(&[b"cwasm", key.as_bytes(), &code]);
+        write(&self.dir.join(format!("{key}.seal")), &[MAGIC, &mac])
     }
 }
 

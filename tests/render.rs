@@ -115,7 +115,7 @@ fn descriptions_are_kept_with_the_compiled_code_and_only_authentic_ones_used() {
     // An entry is the magic, a MAC under the user's cache key, then JSON.
     let header = 12 + 32;
     let key =
-        cairn::runtime::CacheKey::at(&support::test_data_dir().join("cairn/cache.key")).unwrap();
+        cairn::cache::CacheKey::at(&support::test_data_dir().join("cairn/cache.key")).unwrap();
     let retitle = |entry: &std::path::Path, seal: bool| {
         let bytes = std::fs::read(entry).unwrap();
         let body = String::from_utf8(bytes[header..].to_vec())

@@ -336,9 +336,10 @@ pub fn test(
             .into_iter()
             .map(|f| match f.layer {
                 crate::runtime::Layer::Main => (f.path, f.content),
-                crate::runtime::Layer::Config => {
-                    (format!("{}/{}", compose::CONFIG_DIR, f.path), f.content)
-                }
+                crate::runtime::Layer::Config => (
+                    format!("{}/{}", crate::config::layout::CONFIG_DIR, f.path),
+                    f.content,
+                ),
             })
             .collect();
         let expected_dir = case.join("expected");
@@ -463,7 +464,7 @@ pub fn scaffold(
     dir: &Path,
     sdk: Option<&Path>,
 ) -> anyhow::Result<()> {
-    if !crate::runtime::valid_name(name) {
+    if !crate::names::component(name) {
         bail!(
             "{name:?} is not a valid component name: lower-case letters, digits and '-', at most 63 characters"
         );

@@ -19,6 +19,7 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::config::layout::{COMPONENTS_FILE, FLUX_DIR, FLUX_NAME as NAME, SOPS_SECRET, SYNC_FILE};
 use crate::config::{CONFIG_FILE, Lock, LockedFlux, Project};
 use crate::keys::{self, KeyType};
 
@@ -27,14 +28,6 @@ pub const DEFAULT_FLUX_VERSION: &str = "2.9.4";
 /// Where Flux's release assets are downloaded from; `CAIRN_FLUX_RELEASES_URL`
 /// replaces it (a mirror, or a test server).
 pub const RELEASES_URL: &str = "https://github.com/fluxcd/flux2/releases/download";
-/// Flux's directory inside the cluster's directory.
-pub const FLUX_DIR: &str = "flux-system";
-pub const COMPONENTS_FILE: &str = "gotk-components.yaml";
-pub const SYNC_FILE: &str = "gotk-sync.yaml";
-/// Flux's objects for this cluster are all named this, in this namespace.
-pub const NAME: &str = "flux-system";
-/// The Secret holding the age identity, which the Kustomization decrypts with.
-pub const SOPS_SECRET: &str = "sops-age";
 /// Install manifests larger than this are refused.
 const MAX_MANIFESTS: u64 = 32 << 20;
 
@@ -90,8 +83,9 @@ pub struct BootstrapReport {
 /// reuses the keys, then writes the repository files (each atomically).
 pub fn bootstrap(options: &BootstrapOptions) -> anyhow::Result<BootstrapReport> {
     let url = ssh_url(&options.url).map_err(|e| anyhow::anyhow!("--url: {e}"))?;
-    check_interval(&options.interval).map_err(|e| anyhow::anyhow!("--interval: {e}"))?;
-    if !crate::runtime::valid_name(&options.cluster) {
+    crate::names::flux_duration(&options.interval)
+        .map_err(|e| anyhow::anyhow!("--interval: {e}"))?;
+    if !crate::names::component(&options.cluster) {
         bail!(
             "--cluster {:?}: use lower-case letters, digits and '-'",
             options.cluster
@@ -208,13 +202,13 @@ pub fn bootstrap(options: &BootstrapOptions) -> anyhow::Result<BootstrapReport> 
     );
     writes.push((components_path.clone(), components.clone()));
     writes.push((flux_dir.join(SYNC_FILE), sync));
-    let flux_kustomization = flux_dir.join(crate::compose::KUSTOMIZATION);
+    let flux_kustomization = flux_dir.join(crate::config::layout::KUSTOMIZATION);
     if !flux_kustomization.exists() {
         writes.push((flux_kustomization, flux_kustomization_text()));
     }
     let needs_generate = project.config.output.trim_end_matches('/') == ".";
     if !needs_generate {
-        let root_kustomization = cluster_dir.join(crate::compose::KUSTOMIZATION);
+        let root_kustomization = cluster_dir.join(crate::config::layout::KUSTOMIZATION);
         let output = project.config.output.trim_end_matches('/').to_string();
         if let Some(text) = wire_root(&root_kustomization, &[FLUX_DIR.to_string(), output])? {
             writes.push((root_kustomization, text));
@@ -340,39 +334,6 @@ fn host_of(url: &str) -> (String, Option<u16>) {
         Some((host, port)) => (host.to_string(), port.parse().ok()),
         None => (host_port.to_string(), None),
     }
-}
-
-/// A Go duration as Flux's CRDs accept it (`1m`, `1h30m`, `90s`).
-pub fn check_interval(interval: &str) -> Result<(), String> {
-    let bad = || {
-        format!(
-            "{interval:?} is not a duration Flux accepts; use a number and a unit (ms, s, m, h), e.g. 1m, 10m or 1h30m"
-        )
-    };
-    let mut rest = interval;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let number = &rest[..digits];
-        let valid_number = !number.is_empty()
-            && !number.starts_with('.')
-            && !number.ends_with('.')
-            && number.matches('.').count() <= 1;
-        if !valid_number {
-            return Err(bad());
-        }
-        rest = &rest[digits..];
-        let unit = ["ms", "s", "m", "h"]
-            .into_iter()
-            .find(|u| rest.starts_with(u))
-            .ok_or_else(bad)?;
-        rest = &rest[unit.len()..];
-    }
-    Ok(())
 }
 
 /// `gotk-sync.yaml`: the cluster's GitRepository and Kustomization.
@@ -547,9 +508,7 @@ fn fetch_manifests(
     let version = version.unwrap_or(DEFAULT_FLUX_VERSION).to_string();
     let base = std::env::var("CAIRN_FLUX_RELEASES_URL").unwrap_or_else(|_| RELEASES_URL.into());
     let url = format!("{}/v{version}/install.yaml", base.trim_end_matches('/'));
-    let cache = dirs::cache_dir()
-        .context("cannot find a cache directory: set XDG_CACHE_HOME (or HOME)")?
-        .join("cairn/flux")
+    let cache = crate::cache::dir("flux")?
         .join(format!("v{version}"))
         .join("install.yaml");
     let (text, downloaded) = match std::fs::read_to_string(&cache) {
@@ -702,17 +661,10 @@ pub fn owned_sync(output_dir: &Path) -> Option<(Vec<String>, Option<String>)> {
                 .get("spec")
                 .and_then(|s| s.get("path"))
                 .and_then(serde_yaml::Value::as_str)
-                .map(normal_path);
+                .map(|p| crate::names::normal_path(p));
         }
     }
     Some((ids, path))
-}
-
-/// A Kustomization path compared without `./` and trailing `/`.
-pub fn normal_path(path: &str) -> String {
-    path.trim_start_matches("./")
-        .trim_end_matches('/')
-        .to_string()
 }
 
 #[cfg(test)]
@@ -737,16 +689,6 @@ mod tests {
             "ssh://git@host",
         ] {
             assert!(ssh_url(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn intervals_follow_flux_crd_pattern() {
-        for ok in ["1m", "10m0s", "1h30m", "1.5h", "500ms", "90s"] {
-            assert!(check_interval(ok).is_ok(), "{ok}");
-        }
-        for bad in ["", "10", "1d", "m", "5 m", "1.m", "-1m", "1m2"] {
-            assert!(check_interval(bad).is_err(), "{bad}");
         }
     }
 

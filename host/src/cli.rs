@@ -37,7 +37,7 @@ use crate::limits::Limits;
 use crate::ops;
 use crate::render::{self, Instance};
 use crate::repo::Action;
-use crate::runtime::{Cache, Loaded, Runtime};
+use crate::runtime::{CodeCache, Loaded, Runtime};
 
 #[derive(Parser)]
 #[command(
@@ -382,7 +382,7 @@ fn runtime(args: &SandboxArgs) -> anyhow::Result<Runtime> {
     let cache = if args.no_cache {
         None
     } else {
-        Some(Cache::user_default()?)
+        Some(CodeCache::user_default()?)
     };
     Runtime::new(limits, cache)
 }
@@ -428,7 +428,7 @@ fn run_render(args: RenderArgs) -> anyhow::Result<ExitCode> {
         let name = name
             .clone()
             .unwrap_or_else(|| component.metadata.name.clone());
-        if !crate::runtime::valid_name(&name) {
+        if !crate::names::component(&name) {
             bail!(
                 "{}: {name:?} is not a valid component name (lower-case letters, digits and '-')",
                 path.display()
@@ -569,8 +569,8 @@ fn run_bootstrap(args: BootstrapArgs) -> anyhow::Result<ExitCode> {
     next("commit and push".into());
     next(format!(
         "kubectl apply --server-side -f {path}/{}/{}",
-        crate::bootstrap::FLUX_DIR,
-        crate::bootstrap::COMPONENTS_FILE
+        crate::config::layout::FLUX_DIR,
+        crate::config::layout::COMPONENTS_FILE
     ));
     next(format!(
         "kubectl apply -f {}",
@@ -578,7 +578,7 @@ fn run_bootstrap(args: BootstrapArgs) -> anyhow::Result<ExitCode> {
     ));
     next(format!(
         "kubectl apply --server-side -k {path}/{}",
-        crate::bootstrap::FLUX_DIR
+        crate::config::layout::FLUX_DIR
     ));
     Ok(ExitCode::SUCCESS)
 }
@@ -713,7 +713,7 @@ fn print_order(order: &[Vec<String>]) {
     outln!("Flux brings the stack up in this order, each step once those before are ready:");
     outln!(
         "  0. {} (Flux itself, and the list of layers)",
-        crate::bootstrap::NAME
+        crate::config::layout::FLUX_NAME
     );
     for (i, wave) in order.iter().enumerate() {
         outln!("  {}. {}", i + 1, wave.join(", "));

@@ -9,11 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use crate::config::layout::{CONFIG_DIR, KUSTOMIZATION};
 use crate::limits::Limits;
 use crate::runtime::{Fact, FactDecl, FactValue, Layer, OutputFile};
-
-/// The name of the file cairn writes into every directory it generates.
-pub const KUSTOMIZATION: &str = "kustomization.yaml";
 
 /// A problem with the facts components publish or read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -68,7 +66,7 @@ pub fn resolve_facts(
     for publication in publications {
         for fact in publication.facts {
             let component = publication.component.to_string();
-            if !valid_fact_key(&fact.key) {
+            if !crate::names::fact_key(&fact.key) {
                 errors.push(FactError::BadKey {
                     component,
                     key: fact.key,
@@ -136,17 +134,6 @@ pub fn facts_for(
     }
 }
 
-pub fn valid_fact_key(key: &str) -> bool {
-    !key.is_empty()
-        && key.len() <= 128
-        && key.split('.').all(|word| {
-            !word.is_empty()
-                && word
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        })
-}
-
 /// One problem with one output file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutputProblem {
@@ -171,9 +158,6 @@ pub struct ComponentFiles {
     pub component: String,
     pub files: Vec<OutputFile>,
 }
-
-/// The directory, inside a component's, that holds its `config` layer.
-pub const CONFIG_DIR: &str = "config";
 
 /// The component and layer a generated path belongs to; `None` for files
 /// at the output's root.

@@ -23,107 +23,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
 
-use crate::compose::{CONFIG_DIR, KUSTOMIZATION, Tree, TreeFile};
+use crate::compose::{Tree, TreeFile};
+use crate::config::layout::{CONFIG_DIR, KUSTOMIZATION, LAYERS_FILE};
 use crate::runtime::Layer as FileLayer;
-
-/// The file, at the output's root, listing one Flux Kustomization per layer.
-pub const LAYERS_FILE: &str = "layers.yaml";
-
-/// How the Kustomizations cairn writes reach their source, and how often
-/// they run: `flux:` in cairn.yaml, with Flux's recommended defaults.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub struct Settings {
-    /// The output directory relative to the root of the repository Flux
-    /// pulls, e.g. `clusters/prod`. Default: found from the git repository
-    /// around it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
-    /// The source every Kustomization applies from.
-    pub source_ref: SourceRef,
-    /// The namespace the Kustomizations live in.
-    pub namespace: String,
-    /// How often each layer is applied again (undoing drift).
-    pub interval: String,
-    /// How soon a failed layer is retried.
-    pub retry_interval: String,
-    /// How long applying a layer and waiting for it to be healthy may take.
-    pub timeout: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SourceRef {
-    pub kind: String,
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-}
-
-impl Default for Settings {
-    /// What Flux's documentation recommends for layered Kustomizations
-    /// (kustomize-controller docs, "Recommended settings"; the
-    /// flux2-kustomize-helm-example), from bootstrap's `flux-system` source.
-    fn default() -> Self {
-        Self {
-            path: None,
-            source_ref: SourceRef {
-                kind: "GitRepository".into(),
-                name: crate::bootstrap::NAME.into(),
-                namespace: None,
-            },
-            namespace: crate::bootstrap::NAME.into(),
-            interval: "1h".into(),
-            retry_interval: "2m".into(),
-            timeout: "5m".into(),
-        }
-    }
-}
-
-impl Settings {
-    /// Why the settings cannot be used, if they cannot.
-    pub fn check(&self) -> Result<(), String> {
-        for (field, value) in [
-            ("interval", &self.interval),
-            ("retryInterval", &self.retry_interval),
-            ("timeout", &self.timeout),
-        ] {
-            crate::bootstrap::check_interval(value).map_err(|e| format!("flux.{field}: {e}"))?;
-        }
-        if let Some(path) = &self.path {
-            let trimmed = normal(path);
-            if !trimmed.is_empty() {
-                crate::files::check_relative(&trimmed)
-                    .map_err(|why| format!("flux.path {path:?}: the path {why}"))?;
-            }
-        }
-        let kind = &self.source_ref.kind;
-        if ![
-            "GitRepository",
-            "OCIRepository",
-            "Bucket",
-            "ExternalArtifact",
-        ]
-        .contains(&kind.as_str())
-        {
-            return Err(format!(
-                "flux.sourceRef.kind {kind:?} is not a Flux source kind (GitRepository, OCIRepository, Bucket or ExternalArtifact)"
-            ));
-        }
-        for (field, value) in [
-            ("sourceRef.name", &self.source_ref.name),
-            ("namespace", &self.namespace),
-        ] {
-            if !crate::runtime::valid_name(value) {
-                return Err(format!("flux.{field}: {value:?} is not a valid name"));
-            }
-        }
-        Ok(())
-    }
-}
 
 /// One component layer and what it waits for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -299,10 +203,10 @@ pub fn parse_manifest(text: &str) -> Vec<Layer> {
 
 /// The text of [`LAYERS_FILE`]: one Flux Kustomization per layer. `path`
 /// is the output relative to the repository root.
-pub fn manifest(layers: &[Layer], settings: &Settings, path: &str) -> String {
+pub fn manifest(layers: &[Layer], settings: &crate::config::FluxSettings, path: &str) -> String {
     let mut docs = Vec::new();
     for layer in layers {
-        let full = [normal(path), layer.dir.clone()]
+        let full = [crate::names::normal_path(path), layer.dir.clone()]
             .into_iter()
             .filter(|p| !p.is_empty())
             .collect::<Vec<_>>()
@@ -333,7 +237,7 @@ pub fn manifest(layers: &[Layer], settings: &Settings, path: &str) -> String {
         if layer.decrypt {
             spec["decryption"] = serde_json::json!({
                 "provider": "sops",
-                "secretRef": {"name": crate::bootstrap::SOPS_SECRET},
+                "secretRef": {"name": crate::config::layout::SOPS_SECRET},
             });
         }
         let object = serde_json::json!({
@@ -355,7 +259,7 @@ pub fn manifest(layers: &[Layer], settings: &Settings, path: &str) -> String {
 pub fn root(tree: &mut Tree, flux_system: bool) {
     let mut resources = vec![LAYERS_FILE.to_string()];
     if flux_system {
-        resources.insert(0, crate::bootstrap::FLUX_DIR.to_string());
+        resources.insert(0, crate::config::layout::FLUX_DIR.to_string());
     }
     let what = if flux_system {
         "Flux itself (from `cairn bootstrap`) and the Flux Kustomizations of every component layer"
@@ -369,14 +273,6 @@ pub fn root(tree: &mut Tree, flux_system: bool) {
             content: crate::compose::kustomization(what, &resources),
         },
     );
-}
-
-/// `path` without `./` and trailing `/`.
-fn normal(path: &str) -> String {
-    path.split('/')
-        .filter(|s| !s.is_empty() && *s != ".")
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 /// A cycle in `graph` (node → the nodes it depends on), if any, as the
@@ -456,7 +352,7 @@ const BUILT_IN_NAMESPACES: &[&str] = &[
     "kube-system",
     "kube-public",
     "kube-node-lease",
-    crate::bootstrap::NAME,
+    crate::config::layout::FLUX_NAME,
 ];
 
 /// Whether Flux's own CRDs define `group`: installed with Flux itself
@@ -655,7 +551,7 @@ pub fn check(view: &dyn View, input: &CheckInput<'_>) -> Vec<Problem> {
     let mut queue: Vec<usize> = Vec::new();
     layers.push(Found {
         name: input.entry.to_string(),
-        namespace: crate::bootstrap::NAME.into(),
+        namespace: crate::config::layout::FLUX_NAME.into(),
         dir: Some(String::new()),
         depends_on: Vec::new(),
         wait: false,
@@ -678,7 +574,7 @@ pub fn check(view: &dyn View, input: &CheckInput<'_>) -> Vec<Problem> {
                 let dir = relative_to(path, input.path);
                 let namespace = object
                     .text(&["metadata", "namespace"])
-                    .unwrap_or(crate::bootstrap::NAME)
+                    .unwrap_or(crate::config::layout::FLUX_NAME)
                     .to_string();
                 let depends_on = object
                     .doc
@@ -885,8 +781,8 @@ fn chart_groups(release: &Object, crd_groups: &BTreeMap<String, Vec<String>>) ->
 /// relative to the output, whose repository path is `output`; `None` when
 /// it lies outside.
 fn relative_to(path: &str, output: &str) -> Option<String> {
-    let path = normal(path);
-    let output = normal(output);
+    let path = crate::names::normal_path(path);
+    let output = crate::names::normal_path(output);
     if output.is_empty() {
         return Some(path);
     }
@@ -910,7 +806,7 @@ fn objects_in(
         return Vec::new();
     }
     let join = |name: &str| {
-        let name = normal(name);
+        let name = crate::names::normal_path(name);
         if dir.is_empty() {
             name
         } else {

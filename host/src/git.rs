@@ -5,8 +5,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use crate::ops::GenerateReport;
-
 fn open(root: &Path) -> anyhow::Result<gix::Repository> {
     gix::discover(root).with_context(|| {
         format!(
@@ -56,38 +54,6 @@ pub fn check_clean_index(root: &Path) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// Says what changed: versions, components added and removed, files.
-pub fn commit_message(report: &GenerateReport) -> String {
-    let mut subject = match &report.from {
-        Some(from) if *from != report.to => format!(
-            "cairn: update {} from {from} to {}",
-            report.stack, report.to
-        ),
-        Some(_) => format!("cairn: regenerate {} {}", report.stack, report.to),
-        None => format!("cairn: generate {} {}", report.stack, report.to),
-    };
-    if subject.len() > 72 {
-        subject.truncate(72);
-    }
-    let mut body = Vec::new();
-    if !report.added.is_empty() {
-        body.push(format!("Added components: {}.", report.added.join(", ")));
-    }
-    if !report.removed.is_empty() {
-        body.push(format!(
-            "Removed components: {}.",
-            report.removed.join(", ")
-        ));
-    }
-    for (component, c) in &report.components {
-        body.push(format!(
-            "{component}: {} created, {} updated, {} merged, {} deleted",
-            c.created, c.updated, c.merged, c.deleted
-        ));
-    }
-    format!("{subject}\n\n{}\n", body.join("\n"))
 }
 
 /// `path` made absolute with its deepest existing ancestor resolved: a file

@@ -13,6 +13,7 @@
 
 pub mod author;
 pub mod bootstrap;
+pub mod cache;
 pub mod cli;
 pub mod compose;
 pub mod config;
@@ -25,6 +26,7 @@ pub mod git;
 pub mod keys;
 pub mod limits;
 pub mod merge;
+pub mod names;
 pub mod ops;
 pub mod progress;
 pub mod render;

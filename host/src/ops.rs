@@ -14,7 +14,7 @@ use crate::config::{CONFIG_FILE, Lock, LockedComponent, LockedStack, Project};
 use crate::limits::Limits;
 use crate::render::{self, Instance, Rendering};
 use crate::repo::{self, Action, Plan};
-use crate::runtime::{Cache, Loaded, Runtime};
+use crate::runtime::{CodeCache, Loaded, Runtime};
 use crate::secrets::PreviousCiphertext;
 use crate::source::{Pin, SourceOptions, StackSource, TagVersion};
 use crate::stack::Stack;
@@ -28,18 +28,11 @@ pub struct Options {
     pub limits: Limits,
 }
 
-/// The user's cache root: compiled components, git clones, generated blobs.
-fn cache_root() -> anyhow::Result<PathBuf> {
-    let base =
-        dirs::cache_dir().context("cannot find a cache directory: set XDG_CACHE_HOME (or HOME)")?;
-    Ok(base.join("cairn"))
-}
-
 fn runtime(options: &Options) -> anyhow::Result<Runtime> {
     let cache = if options.no_cache {
         None
     } else {
-        Some(Cache::user_default()?)
+        Some(CodeCache::user_default()?)
     };
     Runtime::new(options.limits.clone(), cache)
 }
@@ -47,7 +40,7 @@ fn runtime(options: &Options) -> anyhow::Result<Runtime> {
 fn open_source(spec: &str, base: &Path, offline: bool, fetch: bool) -> anyhow::Result<StackSource> {
     let options = SourceOptions {
         base,
-        cache: cache_root()?.join("git"),
+        cache: crate::cache::dir("git")?,
         offline,
     };
     StackSource::open(spec, &options, fetch)
@@ -381,15 +374,18 @@ fn flux_layers(
         .collect();
     let layers = crate::flux::layers(&rendering.tree, &components, &providers)
         .map_err(|problems| anyhow::anyhow!("{}", problems.join("\n")))?;
-    if let Some(clash) = layers.iter().find(|l| l.name == crate::bootstrap::NAME) {
+    if let Some(clash) = layers
+        .iter()
+        .find(|l| l.name == crate::config::layout::FLUX_NAME)
+    {
         bail!(
             "component {:?} would be applied by a Flux Kustomization named {}, which is the cluster's own sync; rename it in the stack",
             clash.component,
-            crate::bootstrap::NAME
+            crate::config::layout::FLUX_NAME
         );
     }
     rendering.tree.insert(
-        crate::flux::LAYERS_FILE.into(),
+        crate::config::layout::LAYERS_FILE.into(),
         crate::compose::TreeFile {
             component: None,
             content: crate::flux::manifest(&layers, &settings, &path),
@@ -411,7 +407,7 @@ fn flux_layers(
         &view,
         &crate::flux::CheckInput {
             path: &path,
-            entry: crate::bootstrap::NAME,
+            entry: crate::config::layout::FLUX_NAME,
             crd_groups: &crd_groups,
         },
     );
@@ -424,10 +420,10 @@ fn flux_layers(
 /// directory, as if that were the repository's root, with a warning.
 fn flux_path(
     project: &Project,
-    settings: &crate::flux::Settings,
+    settings: &crate::config::FluxSettings,
 ) -> anyhow::Result<(String, Option<String>)> {
     if let Some(path) = &settings.path {
-        return Ok((crate::bootstrap::normal_path(path), None));
+        return Ok((crate::names::normal_path(path), None));
     }
     let normal = |path: &Path| -> anyhow::Result<PathBuf> {
         Ok(std::path::absolute(path)?
@@ -463,7 +459,7 @@ fn wire_bootstrap(project: &Project, tree: &mut Tree) -> anyhow::Result<bool> {
     let Some((owned, owned_path)) = crate::bootstrap::owned_sync(&project.root) else {
         return Ok(false);
     };
-    let flux_dir = crate::bootstrap::FLUX_DIR;
+    let flux_dir = crate::config::layout::FLUX_DIR;
     // Bootstrap wires an output in a subdirectory itself, in the cluster's
     // own kustomization; an output at the root is listed here.
     let at_root = project.config.output.trim_end_matches('/') == ".";
@@ -491,13 +487,13 @@ fn wire_bootstrap(project: &Project, tree: &mut Tree) -> anyhow::Result<bool> {
                     .get("spec")
                     .and_then(|s| s.get("path"))
                     .and_then(serde_yaml::Value::as_str)
-                    .map(crate::bootstrap::normal_path)
+                    .map(crate::names::normal_path)
                     == owned_path;
             if owned.contains(&key) || same_path {
                 clashes.push(format!(
                     "component {:?}, file {path:?}: {key} competes with the cluster sync `cairn bootstrap` owns ({flux_dir}/{})",
                     file.component.as_deref().unwrap_or(""),
-                    crate::bootstrap::SYNC_FILE
+                    crate::config::layout::SYNC_FILE
                 ));
             }
         }
@@ -541,8 +537,8 @@ fn load_components(
         .map(|i| names[index.iter().position(|&j| j == i).unwrap_or(0)])
         .collect();
     let records = crate::stack::DigestRecords::at(
-        cache_root()?.join("digests"),
-        crate::runtime::CacheKey::user(),
+        crate::cache::dir("digests")?,
+        crate::cache::CacheKey::user(),
     );
     let max_size = runtime.limits().component_size.as_u64();
     let spinner = crate::progress::Spinner::new(format!("loading {} components", firsts.len()));
@@ -562,39 +558,6 @@ fn load_components(
         .collect::<anyhow::Result<Vec<Loaded>>>();
     spinner.finish();
     Ok((loaded?, index))
-}
-
-/// Content-addressed copies of generated files, the merge base when the
-/// user later edits them.
-struct Blobs(PathBuf);
-
-impl Blobs {
-    fn open() -> anyhow::Result<Self> {
-        Ok(Self(cache_root()?.join("blobs")))
-    }
-    fn path(&self, hash: &str) -> PathBuf {
-        self.0.join(&hash[..2.min(hash.len())]).join(hash)
-    }
-    fn get(&self, hash: &str) -> Option<String> {
-        let text = std::fs::read_to_string(self.path(hash)).ok()?;
-        (crate::files::sha256(&text) == hash).then_some(text)
-    }
-    fn put_all(&self, tree: &Tree) {
-        for file in tree.values() {
-            let hash = crate::files::sha256(&file.content);
-            let path = self.path(&hash);
-            if path.exists() {
-                continue;
-            }
-            let Some(dir) = path.parent() else { continue };
-            // A cache that cannot be written costs merges later, not correctness now.
-            let _ = std::fs::create_dir_all(dir).and_then(|_| {
-                let tmp = tempfile::NamedTempFile::new_in(dir)?;
-                std::fs::write(tmp.path(), &file.content)?;
-                tmp.persist(&path).map(|_| ()).map_err(|e| e.error)
-            });
-        }
-    }
 }
 
 /// Everything `generate` and `diff` decide before writing.
@@ -619,7 +582,7 @@ fn prepare(options: &Options, force: bool, access: Access) -> anyhow::Result<Pre
 
     let mut bases = BTreeMap::new();
     if let Some(lock) = &session.lock {
-        let blobs = Blobs::open()?;
+        let blobs = crate::cache::Blobs::user()?;
         let mut missing = Vec::new();
         for path in &edited {
             match blobs.get(&lock.files[path]) {
@@ -798,7 +761,7 @@ fn report(prepared: &Prepared) -> GenerateReport {
             .plan
             .changes
             .iter()
-            .any(|c| c.path == crate::flux::LAYERS_FILE),
+            .any(|c| c.path == crate::config::layout::LAYERS_FILE),
     }
 }
 
@@ -826,7 +789,14 @@ pub fn generate(options: &Options, force: bool, commit: bool) -> anyhow::Result<
     }
     let mut report = report(&prepared);
     if !prepared.plan.is_empty() || prepared.lock_changed {
-        Blobs::open()?.put_all(&prepared.generated.rendering.tree);
+        crate::cache::Blobs::user()?.put_all(
+            prepared
+                .generated
+                .rendering
+                .tree
+                .values()
+                .map(|f| f.content.as_str()),
+        );
         repo::apply(
             &layout(project),
             &prepared.plan.changes,
@@ -837,7 +807,7 @@ pub fn generate(options: &Options, force: bool, commit: bool) -> anyhow::Result<
     let sops_config = write_sops_config(project)?;
     report.wrote |= sops_config.is_some();
     if commit && report.wrote {
-        let message = crate::git::commit_message(&report);
+        let message = commit_message(&report);
         let mut paths: Vec<PathBuf> = prepared
             .plan
             .changes
@@ -850,6 +820,38 @@ pub fn generate(options: &Options, force: bool, commit: bool) -> anyhow::Result<
         report.commit = crate::git::commit(&project.root, &paths, &message)?;
     }
     Ok(report)
+}
+
+/// Says what changed: versions, components added and removed, files.
+pub fn commit_message(report: &GenerateReport) -> String {
+    let mut subject = match &report.from {
+        Some(from) if *from != report.to => format!(
+            "cairn: update {} from {from} to {}",
+            report.stack, report.to
+        ),
+        Some(_) => format!("cairn: regenerate {} {}", report.stack, report.to),
+        None => format!("cairn: generate {} {}", report.stack, report.to),
+    };
+    if subject.len() > 72 {
+        subject.truncate(72);
+    }
+    let mut body = Vec::new();
+    if !report.added.is_empty() {
+        body.push(format!("Added components: {}.", report.added.join(", ")));
+    }
+    if !report.removed.is_empty() {
+        body.push(format!(
+            "Removed components: {}.",
+            report.removed.join(", ")
+        ));
+    }
+    for (component, c) in &report.components {
+        body.push(format!(
+            "{component}: {} created, {} updated, {} merged, {} deleted",
+            c.created, c.updated, c.merged, c.deleted
+        ));
+    }
+    format!("{subject}\n\n{}\n", body.join("\n"))
 }
 
 /// Keeps the repository's `.sops.yaml` in step with cairn.yaml's
@@ -1084,7 +1086,7 @@ pub fn status(options: &Options) -> anyhow::Result<StatusReport> {
         flux,
         recipients: project.config.secrets.as_ref().map_or(0, |s| s.age.len()),
         sealed,
-        order: repo::read(&project.output_dir(), crate::flux::LAYERS_FILE)
+        order: repo::read(&project.output_dir(), crate::config::layout::LAYERS_FILE)
             .ok()
             .flatten()
             .map(|text| crate::flux::waves(&crate::flux::parse_manifest(&text)))
@@ -1401,7 +1403,7 @@ pub fn lint(options: &Options, schemas: Option<&Path>) -> anyhow::Result<LintRep
             },
             &crate::flux::CheckInput {
                 path: &path,
-                entry: crate::bootstrap::NAME,
+                entry: crate::config::layout::FLUX_NAME,
                 crd_groups: &crd_groups,
             },
         )
@@ -1418,12 +1420,12 @@ pub fn lint(options: &Options, schemas: Option<&Path>) -> anyhow::Result<LintRep
         .tree
         .iter()
         .filter(|(path, file)| {
-            (file.component.is_some() && !path.ends_with(crate::compose::KUSTOMIZATION))
-                || *path == crate::flux::LAYERS_FILE
+            (file.component.is_some() && !path.ends_with(crate::config::layout::KUSTOMIZATION))
+                || *path == crate::config::layout::LAYERS_FILE
         })
         .map(|(path, file)| (path.clone(), file.content.clone()))
         .collect();
-    let sync = Path::new(crate::bootstrap::FLUX_DIR).join(crate::bootstrap::SYNC_FILE);
+    let sync = Path::new(crate::config::layout::FLUX_DIR).join(crate::config::layout::SYNC_FILE);
     if let Ok(text) = std::fs::read_to_string(session.project.root.join(&sync)) {
         files.push((sync.display().to_string(), text));
     }

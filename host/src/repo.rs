@@ -17,8 +17,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use crate::compose::{KUSTOMIZATION, Tree};
+use crate::compose::Tree;
 use crate::config::Lock;
+use crate::config::layout::KUSTOMIZATION;
 
 /// The largest file cairn reads back from the output directory.
 const MAX_FILE: u64 = 64 << 20;

@@ -22,7 +22,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
 
 use crate::compose::{self, OutputProblem, Tree};
@@ -31,33 +30,6 @@ use crate::sops;
 /// The annotation by which a component asks for a non-Secret object to be
 /// sealed like a Secret (its `data`/`stringData`).
 pub const SENSITIVE_ANNOTATION: &str = "cairn.dev/sensitive";
-
-/// cairn.yaml's `secrets:` section.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SecretsConfig {
-    /// The age recipients (`age1...`) every rendered Secret is sealed to:
-    /// the cluster's (from `cairn bootstrap`) and, usually, the team's.
-    #[serde(default)]
-    pub age: Vec<String>,
-}
-
-impl SecretsConfig {
-    /// Parses the recipients; `origin` names cairn.yaml in errors.
-    pub fn recipients(&self, origin: &str) -> anyhow::Result<Vec<age::x25519::Recipient>> {
-        self.age
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                r.trim().parse().map_err(|e| {
-                    anyhow::anyhow!(
-                        "{origin}: secrets.age[{i}] {r:?} is not an age recipient ({e}); it looks like age1... (`cairn bootstrap` prints the cluster's)"
-                    )
-                })
-            })
-            .collect()
-    }
-}
 
 /// The age identities this machine has, for opening SOPS files: the
 /// `SOPS_AGE_KEY` and `SOPS_AGE_KEY_FILE` that the `sops` CLI reads, its

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
 
+use crate::cache::CacheKey;
 use crate::config::{STACK_FILE, StackDefinition};
-use crate::runtime::CacheKey;
 use crate::source::{Pin, Snapshot, StackSource};
 
 /// The largest `stack.yaml` cairn reads.

@@ -7,7 +7,7 @@
 //! ([`Metadata`], [`Fact`], [`Rendered`]), or a typed [`CallError`] that says
 //! which limit was hit.
 
-mod cache;
+mod code_cache;
 mod contract;
 mod sandbox;
 
@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store, Trap};
 
-pub use cache::{Cache, CacheKey};
+pub use code_cache::CodeCache;
 use sandbox::{LimitHit, Sandbox};
 
 use crate::limits::Limits;
@@ -35,7 +35,7 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<Sandbox>,
     limits: Limits,
-    cache: Option<Cache>,
+    cache: Option<CodeCache>,
     /// Bounds how many calls and compilations run at once, so that
     /// components running in parallel stay within `memory-total` together.
     slots: Slots,
@@ -230,7 +230,7 @@ pub struct CallError {
 impl Runtime {
     /// An engine configured with `limits`, caching compiled components in
     /// `cache` when given.
-    pub fn new(limits: Limits, cache: Option<Cache>) -> anyhow::Result<Self> {
+    pub fn new(limits: Limits, cache: Option<CodeCache>) -> anyhow::Result<Self> {
         let mut config = wasmtime::Config::new();
         config
             .wasm_component_model(true)
@@ -536,7 +536,7 @@ impl Metadata {
     /// land in YAML comments and on terminals), the schema is bounded
     /// before it is parsed.
     fn from_raw(meta: RawMetadata) -> Result<Self, String> {
-        if !valid_name(&meta.name) {
+        if !crate::names::component(&meta.name) {
             return Err(format!(
                 "name {:?} must be lower-case letters, digits and '-', at most 63 characters",
                 crate::text::one_line(&meta.name, 80)
@@ -569,7 +569,7 @@ impl Metadata {
         }
         let mut crd_groups = Vec::new();
         for group in meta.crd_groups {
-            if !valid_api_group(&group) {
+            if !crate::names::api_group(&group) {
                 return Err(format!(
                     "crd-groups: {:?} is not an API group (lower-case DNS name, e.g. cert-manager.io)",
                     crate::text::one_line(&group, 80)
@@ -581,7 +581,7 @@ impl Metadata {
             decls
                 .into_iter()
                 .map(|d| {
-                    if !crate::compose::valid_fact_key(&d.key) {
+                    if !crate::names::fact_key(&d.key) {
                         return Err(format!(
                             "fact key {:?} is not lower-case dot-separated words",
                             crate::text::one_line(&d.key, 80)
@@ -625,31 +625,6 @@ const MAX_DIAGNOSTICS: usize = 100;
 /// than a component, which shares the magic but not the layer.
 fn wasmparser_is_core_module(bytes: &[u8]) -> bool {
     bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[4..8] == [1, 0, 0, 0]
-}
-
-/// Whether `group` is a Kubernetes API group: a lower-case DNS subdomain.
-fn valid_api_group(group: &str) -> bool {
-    !group.is_empty()
-        && group.len() <= 253
-        && group.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        })
-}
-
-/// Whether `name` can name a component (and its output directory): a DNS
-/// label, so it is also safe as a path segment and a Kubernetes name.
-pub fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
 }
 
 impl Diagnostic {

@@ -1,4 +1,4 @@
-//! The compiled-component cache.
+//! The compiled-component cache, under the user cache (see `crate::cache`).
 //!
 //! Compiling a component with Cranelift takes from milliseconds (Rust, ~100 KB)
 //! to tens of seconds (JavaScript and Python, ~15 MB). cairn compiles each
@@ -29,7 +29,6 @@ use std::hash::Hasher;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -40,83 +39,19 @@ const MAGIC: &[u8; 12] = b"cairn-seal-2";
 /// components compile to about 40 MB).
 const MAX_ENTRY: u64 = 1 << 30;
 
-/// The secret that seals cache entries: 32 random bytes in
-/// `$XDG_DATA_HOME/cairn/cache.key` (mode 0600), made on first use.
-#[derive(Clone)]
-pub struct CacheKey([u8; 32]);
+use crate::cache::{CacheKey, create_private_dir, owned_privately};
 
-impl CacheKey {
-    /// The user's key, created if missing. `None` when it can be neither
-    /// read nor created: then nothing is loaded from the cache.
-    pub fn user() -> Option<Self> {
-        let path = dirs::data_local_dir()?.join("cairn").join("cache.key");
-        Self::at(&path).ok()
-    }
-
-    /// The key in `path`, created if missing.
-    pub fn at(path: &Path) -> anyhow::Result<Self> {
-        if let Ok(Some(bytes)) = crate::files::read_bounded(path, 64) {
-            let file = std::fs::File::open(path)?;
-            if owned_privately(&file) && bytes.len() == 32 {
-                let mut key = [0u8; 32];
-                key.copy_from_slice(&bytes);
-                return Ok(Self(key));
-            }
-            anyhow::bail!(
-                "{} is not a private 32-byte key; delete it and cairn makes a new one",
-                path.display()
-            );
-        }
-        let dir = crate::files::parent_of(path);
-        create_private_dir(dir)?;
-        let mut key = [0u8; 32];
-        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut key);
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        tmp.write_all(&key)?;
-        tmp.as_file().sync_all()?;
-        // Another run may have made one meanwhile: keep the first.
-        match tmp.persist_noclobber(path) {
-            Ok(_) => Ok(Self(key)),
-            Err(_) => Self::at(path),
-        }
-    }
-
-    /// The MAC of `parts`, in order, under this key.
-    pub fn seal(&self, parts: &[&[u8]]) -> [u8; 32] {
-        let mut hasher = blake3::Hasher::new_keyed(&self.0);
-        for part in parts {
-            hasher.update(&(part.len() as u64).to_le_bytes());
-            hasher.update(part);
-        }
-        *hasher.finalize().as_bytes()
-    }
-
-    /// Whether `mac` seals `parts`, in constant time.
-    pub fn verify(&self, parts: &[&[u8]], mac: &[u8]) -> bool {
-        let Ok(mac) = <[u8; 32]>::try_from(mac) else {
-            return false;
-        };
-        // `Hash` compares in constant time.
-        blake3::Hash::from(self.seal(parts)) == blake3::Hash::from(mac)
-    }
-}
-
-pub struct Cache {
+/// Compiled components and what they described, under the user cache.
+pub struct CodeCache {
     dir: PathBuf,
     key: Option<CacheKey>,
 }
 
-impl Cache {
-    /// The cache under the user's cache directory (`$XDG_CACHE_HOME/cairn`
-    /// on Linux), sealed with the user's [`CacheKey`].
+impl CodeCache {
+    /// The user's (`$XDG_CACHE_HOME/cairn/compiled` on Linux), sealed with
+    /// the user's [`CacheKey`].
     pub fn user_default() -> anyhow::Result<Self> {
-        let base = dirs::cache_dir().context(
-            "cannot find a cache directory: set XDG_CACHE_HOME (or HOME), or pass --no-cache",
-        )?;
-        Ok(Self::at(
-            base.join("cairn").join("compiled"),
-            CacheKey::user(),
-        ))
+        Ok(Self::at(crate::cache::dir("compiled")?, CacheKey::user()))
     }
 
     /// A cache in `dir`; without a key, entries are neither loaded nor stored.
@@ -293,31 +228,4 @@ fn entry_key(engine: &Engine, digest: &str) -> String {
     std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut hasher);
     hasher.0.update(digest.as_bytes());
     format!("{:x}", hasher.0.finalize())
-}
-
-#[cfg(unix)]
-fn owned_privately(file: &std::fs::File) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(meta) = file.metadata() else {
-        return false;
-    };
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let uid = unsafe { libc::geteuid() };
-    meta.uid() == uid && meta.mode() & 0o022 == 0
-}
-
-#[cfg(not(unix))]
-fn owned_privately(_file: &std::fs::File) -> bool {
-    true
-}
-
-fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the cache directory {}", dir.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(())
 }

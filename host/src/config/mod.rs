@@ -1,0 +1,285 @@
+//! The files cairn reads and writes, as plain data: the user's `cairn.yaml`,
+//! a stack's `stack.yaml`, and `cairn.lock`. Parsing and validation only;
+//! nothing here resolves sources or runs components.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+mod definition;
+pub mod layout;
+mod lock;
+
+pub use definition::{StackComponent, StackDefinition};
+pub use layout::{CONFIG_FILE, LOCK_FILE, STACK_FILE, check_generated_path};
+pub use lock::{Lock, LockedComponent, LockedFlux, LockedStack};
+
+/// The largest `cairn.yaml` cairn reads.
+const MAX_CONFIG: u64 = 1 << 20;
+
+/// `cairn.yaml`: which stack, which version, where the output goes, and the
+/// values of each component.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    pub stack: StackRef,
+    /// Where generated files go, relative to the directory of `cairn.yaml`.
+    #[serde(default = "default_output")]
+    pub output: String,
+    /// Values per component, keyed by component name. Each may hold
+    /// `enabled` plus what the component's schema accepts.
+    #[serde(default)]
+    pub values: BTreeMap<String, serde_json::Value>,
+    /// How rendered Secrets are encrypted; absent, a component that renders
+    /// a Secret is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<SecretsConfig>,
+    /// How the Flux Kustomizations cairn writes reach their source and how
+    /// often they run; Flux's recommended settings when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flux: Option<FluxSettings>,
+}
+
+fn default_output() -> String {
+    ".".into()
+}
+
+impl UserConfig {
+    /// Parses and checks a `cairn.yaml`; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> anyhow::Result<Self> {
+        let config: UserConfig = crate::yaml::from_str(text)
+            .with_context(|| format!("{origin} is not a valid cairn.yaml"))?;
+        let output = Path::new(&config.output);
+        if output.is_absolute()
+            || output
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            bail!(
+                "{}: output {:?} must be a relative path inside the directory of cairn.yaml",
+                origin,
+                config.output
+            );
+        }
+        for (name, values) in &config.values {
+            if !(values.is_object() || values.is_null()) {
+                bail!(
+                    "{}: values.{name} must be a mapping of that component's values (e.g. `enabled: true`)",
+                    origin
+                );
+            }
+            if let Some(enabled) = values.get("enabled")
+                && !enabled.is_boolean()
+            {
+                bail!("{}: values.{name}.enabled must be true or false", origin);
+            }
+        }
+        if let Some(flux) = &config.flux {
+            flux.check().map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+        }
+        Ok(config)
+    }
+}
+
+/// cairn.yaml's `secrets:` section.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// The age recipients (`age1...`) every rendered Secret is sealed to:
+    /// the cluster's (from `cairn bootstrap`) and, usually, the team's.
+    #[serde(default)]
+    pub age: Vec<String>,
+}
+
+impl SecretsConfig {
+    /// Parses the recipients; `origin` names cairn.yaml in errors.
+    pub fn recipients(&self, origin: &str) -> anyhow::Result<Vec<age::x25519::Recipient>> {
+        self.age
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                r.trim().parse().map_err(|e| {
+                    anyhow::anyhow!(
+                        "{origin}: secrets.age[{i}] {r:?} is not an age recipient ({e}); it looks like age1... (`cairn bootstrap` prints the cluster's)"
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+/// How the Kustomizations cairn writes reach their source, and how often
+/// they run: `flux:` in cairn.yaml, with Flux's recommended defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct FluxSettings {
+    /// The output directory relative to the root of the repository Flux
+    /// pulls, e.g. `clusters/prod`. Default: found from the git repository
+    /// around it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The source every Kustomization applies from.
+    pub source_ref: SourceRef,
+    /// The namespace the Kustomizations live in.
+    pub namespace: String,
+    /// How often each layer is applied again (undoing drift).
+    pub interval: String,
+    /// How soon a failed layer is retried.
+    pub retry_interval: String,
+    /// How long applying a layer and waiting for it to be healthy may take.
+    pub timeout: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceRef {
+    pub kind: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+impl Default for FluxSettings {
+    /// What Flux's documentation recommends for layered Kustomizations
+    /// (kustomize-controller docs, "Recommended settings"; the
+    /// flux2-kustomize-helm-example), from bootstrap's `flux-system` source.
+    fn default() -> Self {
+        Self {
+            path: None,
+            source_ref: SourceRef {
+                kind: "GitRepository".into(),
+                name: layout::FLUX_NAME.into(),
+                namespace: None,
+            },
+            namespace: layout::FLUX_NAME.into(),
+            interval: "1h".into(),
+            retry_interval: "2m".into(),
+            timeout: "5m".into(),
+        }
+    }
+}
+
+impl FluxSettings {
+    /// Why the settings cannot be used, if they cannot.
+    pub fn check(&self) -> Result<(), String> {
+        for (field, value) in [
+            ("interval", &self.interval),
+            ("retryInterval", &self.retry_interval),
+            ("timeout", &self.timeout),
+        ] {
+            crate::names::flux_duration(value).map_err(|e| format!("flux.{field}: {e}"))?;
+        }
+        if let Some(path) = &self.path {
+            let trimmed = crate::names::normal_path(path);
+            if !trimmed.is_empty() {
+                crate::files::check_relative(&trimmed)
+                    .map_err(|why| format!("flux.path {path:?}: the path {why}"))?;
+            }
+        }
+        let kind = &self.source_ref.kind;
+        if ![
+            "GitRepository",
+            "OCIRepository",
+            "Bucket",
+            "ExternalArtifact",
+        ]
+        .contains(&kind.as_str())
+        {
+            return Err(format!(
+                "flux.sourceRef.kind {kind:?} is not a Flux source kind (GitRepository, OCIRepository, Bucket or ExternalArtifact)"
+            ));
+        }
+        for (field, value) in [
+            ("sourceRef.name", &self.source_ref.name),
+            ("namespace", &self.namespace),
+        ] {
+            if !crate::names::component(value) {
+                return Err(format!("flux.{field}: {value:?} is not a valid name"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where a stack comes from and which version to use.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackRef {
+    /// A git URL (https, ssh, scp-like `git@host:org/repo`, `file://`) or a
+    /// local path to a git repository or a plain directory.
+    pub source: String,
+    /// A semver requirement (`^1.2`), an exact tag (`v1.2.0`) or a commit.
+    /// Absent for a plain directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// A loaded `cairn.yaml` and where it lives.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// The `cairn.yaml` path.
+    pub config_path: PathBuf,
+    /// Its directory: relative paths in it are resolved from here.
+    pub root: PathBuf,
+    pub config: UserConfig,
+}
+
+impl Project {
+    pub fn load(config_path: &Path) -> anyhow::Result<Self> {
+        let text = crate::files::read_text_bounded(config_path, MAX_CONFIG)
+            .and_then(|text| text.ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound)))
+            .with_context(|| {
+                format!(
+                    "cannot read {}; run `cairn init SOURCE` to create one, or pass --config",
+                    config_path.display()
+                )
+            })?;
+        let config = UserConfig::parse(&text, &config_path.display().to_string())?;
+        let root = config_path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        Ok(Self {
+            config_path: config_path.to_path_buf(),
+            root,
+            config,
+        })
+    }
+
+    /// The output directory.
+    pub fn output_dir(&self) -> PathBuf {
+        self.root.join(&self.config.output)
+    }
+
+    pub fn lock_path(&self) -> PathBuf {
+        self.root.join(LOCK_FILE)
+    }
+
+    /// Whether the user enabled or disabled `component` explicitly.
+    pub fn enabled(&self, component: &str) -> Option<bool> {
+        self.config.values.get(component)?.get("enabled")?.as_bool()
+    }
+
+    /// The user's values for `component`, without `enabled`.
+    pub fn component_values(&self, component: &str) -> Option<serde_json::Value> {
+        let mut values = self.config.values.get(component)?.clone();
+        if let Some(map) = values.as_object_mut() {
+            map.remove("enabled");
+        }
+        Some(values)
+    }
+}
+
+/// ` (did you mean "x"?)` when one of `candidates` is close to `word`.
+pub fn did_you_mean(word: &str, candidates: &[&str]) -> String {
+    candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| format!(" (did you mean {c:?}?)"))
+        .unwrap_or_default()
+}

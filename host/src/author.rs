@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::compose::{self, ComponentFiles, Published};
 use crate::config::{STACK_FILE, StackDefinition};
+use crate::render::ComponentFailure;
 use crate::runtime::{FactValue, Runtime};
 use crate::values;
 
@@ -25,12 +26,36 @@ pub const WORLD: &str = "stack-component";
 /// A JavaScript or Python component's manifest.
 pub const MANIFEST: &str = "component.yaml";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
     Rust,
     Js,
     Python,
+}
+
+impl Language {
+    /// Every language, by the name `component new --lang` takes.
+    pub const ALL: [(&str, Language); 3] = [
+        ("rust", Language::Rust),
+        ("js", Language::Js),
+        ("python", Language::Python),
+    ];
+}
+
+impl std::str::FromStr for Language {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        Self::ALL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, l)| *l)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|(n, _)| *n).collect();
+                format!("no language {name:?}; choose one of {}", names.join(", "))
+            })
+    }
 }
 
 /// `component.yaml`: what a non-Rust component is and where it starts.
@@ -97,7 +122,11 @@ impl Project {
 }
 
 /// Builds the component in `dir` to `out` (default `build/NAME.wasm`).
-pub fn build(dir: &Path, out: Option<&Path>) -> anyhow::Result<PathBuf> {
+pub fn build(
+    dir: &Path,
+    out: Option<&Path>,
+    progress: &dyn crate::progress::Progress,
+) -> anyhow::Result<PathBuf> {
     let project = Project::open(dir)?;
     let out = out
         .map(Path::to_path_buf)
@@ -105,13 +134,13 @@ pub fn build(dir: &Path, out: Option<&Path>) -> anyhow::Result<PathBuf> {
     if let Some(parent) = out.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    let spinner = crate::progress::Spinner::new(format!("building {}", project.name));
+    let task = progress.start(&format!("building {}", project.name));
     let result = match project.language {
         Language::Rust => build_rust(&project, &out),
         Language::Js => build_js(&project, &out),
         Language::Python => build_python(&project, &out),
     };
-    spinner.finish();
+    drop(task);
     result.with_context(|| {
         format!(
             "cannot build component {} in {}",
@@ -235,6 +264,7 @@ fn build_python(project: &Project, out: &Path) -> anyhow::Result<()> {
 }
 
 /// One fixture's outcome.
+#[derive(Debug, Serialize)]
 pub struct CaseResult {
     pub case: String,
     /// Unified diffs of files that differ from the expected ones.
@@ -254,11 +284,9 @@ pub fn test(
 ) -> anyhow::Result<Vec<CaseResult>> {
     let bytes = std::fs::read(wasm)
         .with_context(|| format!("cannot read {}; build it first", wasm.display()))?;
-    let component = runtime.load(&bytes).map_err(|err| {
-        anyhow::anyhow!(
-            "{}",
-            crate::render::describe_failure(&wasm.display().to_string(), &err)
-        )
+    let component = runtime.load(&bytes).map_err(|error| ComponentFailure {
+        component: wasm.display().to_string(),
+        error,
     })?;
     let name = component.metadata.name.clone();
     let tests = dir.join("tests");
@@ -305,13 +333,21 @@ pub fn test(
                 )
             })?;
         if !component.metadata.provides.is_empty() {
-            runtime.facts(&component, &config).map_err(|err| {
-                anyhow::anyhow!("{label}: {}", crate::render::describe_failure(&name, &err))
-            })?;
+            runtime
+                .facts(&component, &config)
+                .map_err(|error| ComponentFailure {
+                    component: name.clone(),
+                    error,
+                })
+                .context(label.clone())?;
         }
-        let rendered = runtime.render(&component, &config, &facts).map_err(|err| {
-            anyhow::anyhow!("{label}: {}", crate::render::describe_failure(&name, &err))
-        })?;
+        let rendered = runtime
+            .render(&component, &config, &facts)
+            .map_err(|error| ComponentFailure {
+                component: name.clone(),
+                error,
+            })
+            .context(label.clone())?;
         // The same output checks as a real render (paths, YAML, objects).
         compose::assemble(
             vec![ComponentFiles {
@@ -557,6 +593,7 @@ pub fn scaffold(
 }
 
 /// What `stack build` or `stack check` found, per component.
+#[derive(Debug, Serialize)]
 pub struct StackComponentReport {
     pub name: String,
     pub version: String,
@@ -578,6 +615,7 @@ pub fn stack(
     dir: &Path,
     write: bool,
     out: Option<&Path>,
+    progress: &dyn crate::progress::Progress,
 ) -> anyhow::Result<Vec<StackComponentReport>> {
     let path = dir.join(STACK_FILE);
     let target = out.unwrap_or(dir);
@@ -593,7 +631,7 @@ pub fn stack(
             && let Some(source) = &component.source
             && !up_to_date(&wasm_path, &dir.join(source))
         {
-            build(&dir.join(source), Some(&wasm_path))?;
+            build(&dir.join(source), Some(&wasm_path), progress)?;
         }
         let bytes = std::fs::read(&wasm_path).with_context(|| {
             format!(
@@ -607,23 +645,26 @@ pub fn stack(
                 }
             )
         })?;
-        let loaded = runtime.load(&bytes).map_err(|err| {
-            anyhow::anyhow!(
-                "{origin}: {}",
-                crate::render::describe_failure(&component.name, &err)
-            )
-        })?;
+        let loaded = runtime
+            .load(&bytes)
+            .map_err(|error| ComponentFailure {
+                component: component.name.clone(),
+                error,
+            })
+            .context(origin.clone())?;
         values::check_schema(&loaded.metadata.config_schema)
             .map_err(|e| anyhow::anyhow!("{origin}: component {:?}: {e}", component.name))?;
         let declared = (!component.sha256.eq_ignore_ascii_case(&loaded.sha256))
             .then(|| component.sha256.clone());
         if write && declared.is_some() {
-            updated = set_sha256(&updated, &component.name, &loaded.sha256).with_context(|| {
-                format!(
-                    "{origin}: cannot find the sha256 of component {:?} to update",
-                    component.name
-                )
-            })?;
+            updated = crate::edit::set_in_named_item(
+                &updated,
+                &origin,
+                "components",
+                &component.name,
+                "sha256",
+                &loaded.sha256,
+            )?;
         }
         reports.push(StackComponentReport {
             name: component.name.clone(),
@@ -672,53 +713,4 @@ fn up_to_date(wasm: &Path, source: &Path) -> bool {
         }
     }
     true
-}
-
-/// Sets the `sha256:` of component `name` in stack.yaml text, keeping the
-/// rest (comments, order) as it is.
-fn set_sha256(text: &str, name: &str, sha: &str) -> Option<String> {
-    let mut lines: Vec<String> = text.lines().map(String::from).collect();
-    let start = lines.iter().position(|l| {
-        let t = l
-            .trim_start()
-            .trim_start_matches("- ")
-            .split(" #")
-            .next()
-            .unwrap_or("")
-            .trim();
-        t == format!("name: {name}") || t == format!("name: \"{name}\"")
-    })?;
-    let indent = |l: &str| l.len() - l.trim_start().trim_start_matches("- ").len();
-    let item_indent = indent(&lines[start]);
-    for i in start + 1..lines.len() {
-        let line = &lines[i];
-        if line.trim_start().starts_with("- ") && indent(line) <= item_indent {
-            break;
-        }
-        if line.trim_start().starts_with("sha256:") {
-            let lead = &line[..line.len() - line.trim_start().len()];
-            lines[i] = format!("{lead}sha256: {sha}");
-            let mut out = lines.join("\n");
-            if text.ends_with('\n') {
-                out.push('\n');
-            }
-            return Some(out);
-        }
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sets_the_sha_of_the_named_component_only() {
-        let text = "components:\n  - name: a\n    path: a.wasm\n    sha256: old\n  - name: b # the b one\n    sha256: \"\"\n";
-        let out = set_sha256(text, "b", "new").unwrap();
-        assert_eq!(
-            out,
-            "components:\n  - name: a\n    path: a.wasm\n    sha256: old\n  - name: b # the b one\n    sha256: new\n"
-        );
-    }
 }

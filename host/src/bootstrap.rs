@@ -391,53 +391,50 @@ fn wire_root(path: &Path, resources: &[String]) -> anyhow::Result<Option<String>
         }
         return Ok(Some(out));
     };
-    let mut doc: serde_yaml::Value = crate::yaml::from_str(&text)
-        .with_context(|| format!("{} is not valid YAML; fix it, then re-run", path.display()))?;
-    let list = doc
-        .as_mapping_mut()
-        .with_context(|| format!("{} is not a kustomization", path.display()))?
-        .entry("resources".into())
-        .or_insert_with(|| serde_yaml::Value::Sequence(Vec::new()));
-    let list = list
-        .as_sequence_mut()
-        .with_context(|| format!("{}: resources is not a list", path.display()))?;
-    let mut changed = false;
-    for r in resources {
-        let present = list.iter().any(|v| {
-            v.as_str()
-                .is_some_and(|s| s.trim_start_matches("./").trim_end_matches('/') == r)
-        });
-        if !present {
-            list.push(r.as_str().into());
-            changed = true;
-        }
+    let origin = path.display().to_string();
+    let doc: serde_yaml::Value = crate::yaml::from_str(&text)
+        .with_context(|| format!("{origin} is not valid YAML; fix it, then re-run"))?;
+    let listed: Vec<&str> = doc
+        .get("resources")
+        .and_then(serde_yaml::Value::as_sequence)
+        .map(|list| list.iter().filter_map(serde_yaml::Value::as_str).collect())
+        .unwrap_or_default();
+    let missing: Vec<String> = resources
+        .iter()
+        .filter(|r| {
+            !listed
+                .iter()
+                .any(|s| s.trim_start_matches("./").trim_end_matches('/') == r.as_str())
+        })
+        .cloned()
+        .collect();
+    if missing.is_empty() {
+        return Ok(None);
     }
-    Ok(changed.then(|| serde_yaml::to_string(&doc).expect("YAML serialises")))
+    Ok(Some(crate::edit::append_strings(
+        &text,
+        &origin,
+        &["resources"],
+        &missing,
+    )?))
 }
 
 /// cairn.yaml with `recipient` added under `secrets.age`, or `None` when it
-/// is there already. Appends a section rather than re-serialising, so the
-/// user's comments stay; an existing `secrets:` without it is an error that
-/// says what to add.
+/// is there already. Edits the document in place, so the user's comments
+/// and layout stay.
 fn add_recipient(project: &Project, recipient: &str) -> anyhow::Result<Option<String>> {
     let secrets = project.config.secrets.as_ref();
     if secrets.is_some_and(|s| s.age.iter().any(|r| r.trim() == recipient)) {
         return Ok(None);
     }
-    if secrets.is_some() {
-        bail!(
-            "{}: add the cluster's age recipient to secrets.age:\n    - {recipient}\nthen re-run bootstrap",
-            project.config_path.display()
-        );
-    }
-    let mut text = std::fs::read_to_string(&project.config_path)?;
-    if !text.ends_with('\n') {
-        text.push('\n');
-    }
-    text.push_str(&format!(
-        "# Rendered Secrets are encrypted (SOPS) for these age recipients; the cluster's\n# identity was made by `cairn bootstrap`. Add your team's to decrypt locally.\nsecrets:\n  age:\n    - {recipient}\n"
-    ));
-    Ok(Some(text))
+    let text = std::fs::read_to_string(&project.config_path)
+        .with_context(|| format!("cannot read {}", project.config_path.display()))?;
+    Ok(Some(crate::edit::append_strings(
+        &text,
+        &project.config_path.display().to_string(),
+        &["secrets", "age"],
+        &[recipient.to_string()],
+    )?))
 }
 
 /// Install manifests and where they came from.
@@ -661,7 +658,7 @@ pub fn owned_sync(output_dir: &Path) -> Option<(Vec<String>, Option<String>)> {
                 .get("spec")
                 .and_then(|s| s.get("path"))
                 .and_then(serde_yaml::Value::as_str)
-                .map(|p| crate::names::normal_path(p));
+                .map(crate::names::normal_path);
         }
     }
     Some((ids, path))

@@ -525,7 +525,7 @@ pub struct CheckInput<'a> {
 }
 
 /// One reason the tree would not come up on an empty cluster.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Problem {
     /// The Flux Kustomization applying the object.
     pub layer: String,

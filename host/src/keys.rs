@@ -22,14 +22,34 @@ pub const KNOWN_HOSTS_FILE: &str = "known_hosts";
 pub const SECRETS_FILE: &str = "secrets.yaml";
 
 /// The deploy key's algorithm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyType {
     Ed25519,
-    #[value(name = "ecdsa-p384")]
     EcdsaP384,
 }
 
+impl std::str::FromStr for KeyType {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        Self::ALL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, k)| *k)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|(n, _)| *n).collect();
+                format!("no key type {name:?}; choose one of {}", names.join(", "))
+            })
+    }
+}
+
 impl KeyType {
+    /// Every algorithm, by the name `bootstrap --key-type` takes.
+    pub const ALL: [(&str, KeyType); 2] = [
+        ("ed25519", KeyType::Ed25519),
+        ("ecdsa-p384", KeyType::EcdsaP384),
+    ];
+
     fn algorithm(self) -> ssh_key::Algorithm {
         match self {
             KeyType::Ed25519 => ssh_key::Algorithm::Ed25519,

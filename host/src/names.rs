@@ -88,9 +88,12 @@ pub fn normal_path(path: &str) -> String {
 mod tests {
     use super::*;
 
+    /// A name check, the name, and whether it passes.
+    type Case = (fn(&str) -> bool, &'static str, bool);
+
     #[test]
     fn names_keys_and_groups() {
-        let cases: &[(fn(&str) -> bool, &str, bool)] = &[
+        let cases: &[Case] = &[
             (component, "cert-manager", true),
             (component, "a1", true),
             (component, "-a", false),

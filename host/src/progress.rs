@@ -1,24 +1,51 @@
-//! Progress for slow steps (fetching, compiling), on a terminal only: when
-//! stderr is not a terminal nothing is drawn, so logs and CI output stay clean.
+//! Progress of slow steps (fetching, compiling, building), reported to
+//! whoever drives the library: the CLI draws a spinner on a terminal, a web
+//! front end could stream it. The library itself never draws or prints.
 
-use std::time::Duration;
+use std::sync::Arc;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+/// Told when a slow step starts; the step ends when its [`Task`] drops.
+pub trait Progress: Send + Sync {
+    fn start(&self, message: &str) -> Task;
+}
 
-pub struct Spinner(ProgressBar);
+/// A running step: ends (its indicator cleared) when dropped.
+#[must_use = "the step ends when the task is dropped"]
+pub struct Task(Option<Box<dyn FnOnce() + Send>>);
 
-impl Spinner {
-    pub fn new(message: String) -> Self {
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} {elapsed}") {
-            bar.set_style(style);
+impl Task {
+    /// A step that runs `end` when it ends.
+    pub fn new(end: impl FnOnce() + Send + 'static) -> Self {
+        Self(Some(Box::new(end)))
+    }
+
+    /// A step nobody watches.
+    pub fn none() -> Self {
+        Self(None)
+    }
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        if let Some(end) = self.0.take() {
+            end();
         }
-        bar.set_message(message);
-        bar.enable_steady_tick(Duration::from_millis(100));
-        Self(bar)
     }
+}
 
-    pub fn finish(self) {
-        self.0.finish_and_clear();
+/// Reports nothing: the default for callers that show no progress.
+pub struct Silent;
+
+impl Progress for Silent {
+    fn start(&self, _message: &str) -> Task {
+        Task::none()
     }
+}
+
+/// What options carry: shared, so one reporter serves every step.
+pub type Reporter = Arc<dyn Progress>;
+
+/// A reporter that reports nothing.
+pub fn silent() -> Reporter {
+    Arc::new(Silent)
 }

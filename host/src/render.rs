@@ -67,8 +67,10 @@ pub struct ComponentSummary {
     pub crd_groups: Vec<String>,
 }
 
-/// One component that failed, and how.
-#[derive(Debug)]
+/// One component that failed to load or run, and how. Its message names
+/// the component, then the diagnostics and the tail of what it printed.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", describe_failure(.component, .error))]
 pub struct ComponentFailure {
     pub component: String,
     pub error: CallError,
@@ -464,14 +466,14 @@ fn describe_failures(failures: &[ComponentFailure]) -> String {
         if i > 0 {
             out.push('\n');
         }
-        out.push_str(&describe_failure(&f.component, &f.error));
+        out.push_str(&f.to_string());
     }
     out
 }
 
 /// `component "loki": exceeded the 10s render deadline`, then the
 /// diagnostics and the captured log, indented.
-pub fn describe_failure(component: &str, error: &CallError) -> String {
+fn describe_failure(component: &str, error: &CallError) -> String {
     let mut out = format!("component {component:?}: {}", error.failure);
     if let Failure::InvalidConfig(diags) = &error.failure {
         for d in diags {

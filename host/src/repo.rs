@@ -212,18 +212,22 @@ pub enum Action {
     Delete,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct FileChange {
     /// Relative to the output directory.
     pub path: String,
     pub component: Option<String>,
     pub action: Action,
+    /// The contents before and after; reports carry them for diffs, but
+    /// leave them out of JSON (they can be large).
+    #[serde(skip)]
     pub old: Option<String>,
+    #[serde(skip)]
     pub new: Option<String>,
 }
 
 /// A file cairn cannot update without losing something.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct FileConflict {
     pub path: String,
     pub reason: String,

@@ -63,6 +63,8 @@ pub struct SourceOptions<'a> {
     pub cache: PathBuf,
     /// Never touch the network.
     pub offline: bool,
+    /// Told about fetches and clones, which can take a while.
+    pub progress: &'a dyn crate::progress::Progress,
 }
 
 impl StackSource {
@@ -405,7 +407,7 @@ fn open_remote(
             )
         })?;
         if fetch && !options.offline {
-            let progress = crate::progress::Spinner::new(format!("fetching {spec}"));
+            let _task = options.progress.start(&format!("fetching {spec}"));
             let remote = repo.find_remote("origin").with_context(|| {
                 format!(
                     "the cached clone of {spec} has no origin; delete {}",
@@ -419,7 +421,6 @@ fn open_remote(
                 .with_context(|| format!("cannot fetch from {spec}"))?
                 .receive(gix::progress::Discard, &interrupt)
                 .with_context(|| format!("cannot fetch from {spec}"))?;
-            progress.finish();
         }
         return Ok(repo.into_sync());
     }
@@ -430,7 +431,7 @@ fn open_remote(
         );
     }
     std::fs::create_dir_all(&options.cache)?;
-    let progress = crate::progress::Spinner::new(format!("cloning {spec}"));
+    let task = options.progress.start(&format!("cloning {spec}"));
     let staging = tempfile::Builder::new()
         .prefix(".clone-")
         .tempdir_in(&options.cache)?;
@@ -448,7 +449,7 @@ fn open_remote(
     if std::fs::rename(staging.path(), &path).is_ok() {
         let _ = staging.keep();
     }
-    progress.finish();
+    drop(task);
     Ok(gix::open(&path)?.into_sync())
 }
 

@@ -1,0 +1,169 @@
+//! The `cairn` command: parses arguments into the library's options, makes
+//! one library call per command, and prints the report it returns. It holds
+//! no logic of its own, so a second front end gets the same behaviour from
+//! the same calls.
+
+mod args;
+mod output;
+mod spinner;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command, ComponentCommand, Format, StackCommand};
+use cairn::{author, ops};
+use output::Outcome;
+
+fn main() -> ExitCode {
+    // Like other Unix tools, end quietly when the reader of our output goes
+    // away (`cairn diff | head`) instead of panicking on a broken pipe.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE at startup,
+    // before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let cli = Cli::parse();
+    let format = cli.output;
+    output::finish(run(cli.command, format), format)
+}
+
+fn run(command: Command, format: Format) -> anyhow::Result<Outcome> {
+    let progress = spinner::reporter();
+    match command {
+        Command::Render(args) => {
+            let report = ops::render(&args.sandbox.sandbox(&progress)?, &args.options())?;
+            if args.sandbox.verbose {
+                output::logs(&report.logs);
+            }
+            output::render(&report, format);
+            Ok(Outcome::Clean)
+        }
+        Command::Inspect(args) => {
+            let report = ops::inspect(&args.sandbox.sandbox(&progress)?, &args.component)?;
+            output::inspect(&report, format);
+            Ok(Outcome::Clean)
+        }
+        Command::Init(args) => {
+            let (options, init) = args.options(&progress)?;
+            output::init(&ops::init(&options, &init)?, format);
+            Ok(Outcome::Clean)
+        }
+        Command::Generate(args) => {
+            let what = ops::GenerateOptions {
+                force: args.force,
+                commit: args.commit,
+            };
+            let report = ops::generate(&args.stack.options(&progress)?, what)?;
+            if args.stack.sandbox.verbose {
+                output::logs(&report.logs);
+            }
+            output::generate(&report, format);
+            Ok(Outcome::Clean)
+        }
+        Command::Diff(args) => {
+            let report = ops::diff(&args.options(&progress)?)?;
+            if args.sandbox.verbose {
+                output::logs(&report.logs);
+            }
+            output::diff(&report, format);
+            Ok(Outcome::findings_if(report.has_changes()))
+        }
+        Command::Lint(args) => {
+            let what = ops::LintOptions {
+                schemas: args.schemas,
+            };
+            let report = ops::lint(&args.stack.options(&progress)?, &what)?;
+            output::lint(&report, format);
+            Ok(Outcome::findings_if(!report.ok()))
+        }
+        Command::Update(args) => {
+            let what = ops::UpdateOptions {
+                check: args.check,
+                to: args.to,
+            };
+            let report = ops::update(&args.stack.options(&progress)?, &what)?;
+            output::update(&report, format);
+            Ok(Outcome::Clean)
+        }
+        Command::Verify(args) => {
+            let report = ops::verify(&args.options(&progress)?)?;
+            output::verify(&report, format);
+            Ok(Outcome::findings_if(!report.ok()))
+        }
+        Command::Status(args) => {
+            output::status(&ops::status(&args.options(&progress)?)?, format);
+            Ok(Outcome::Clean)
+        }
+        Command::Bootstrap(args) => {
+            if args.print_secrets && format == Format::Json {
+                anyhow::bail!(
+                    "--print-secrets writes the Secret manifests to stdout, which -o json needs for its report; use one of them"
+                );
+            }
+            let report = cairn::bootstrap::bootstrap(&args.options()?)?;
+            output::bootstrap(&report, format, args.print_secrets);
+            Ok(Outcome::Clean)
+        }
+        Command::Component(command) => component(command, format, &progress),
+        Command::Stack(command) => stack(command, format, &progress),
+    }
+}
+
+fn component(
+    command: ComponentCommand,
+    format: Format,
+    progress: &cairn::progress::Reporter,
+) -> anyhow::Result<Outcome> {
+    match command {
+        ComponentCommand::New {
+            name,
+            lang,
+            path,
+            sdk,
+        } => {
+            let dir = path.unwrap_or_else(|| PathBuf::from(&name));
+            let lang = lang.parse().map_err(anyhow::Error::msg)?;
+            author::scaffold(&name, lang, &dir, sdk.as_deref())?;
+            output::scaffolded(&name, &dir, format);
+            Ok(Outcome::Clean)
+        }
+        ComponentCommand::Build { dir, out } => {
+            let built = author::build(&dir, out.as_deref(), &**progress)?;
+            output::built(&built, format);
+            Ok(Outcome::Clean)
+        }
+        ComponentCommand::Test {
+            dir,
+            bless,
+            wasm,
+            sandbox,
+        } => {
+            let wasm = match wasm {
+                Some(wasm) => wasm,
+                None => author::build(&dir, None, &**progress)?,
+            };
+            let runtime = sandbox.sandbox(progress)?.runtime()?;
+            let results = author::test(&runtime, &dir, &wasm, bless)?;
+            let failed = output::component_test(&results, format);
+            Ok(Outcome::findings_if(failed > 0))
+        }
+    }
+}
+
+fn stack(
+    command: StackCommand,
+    format: Format,
+    progress: &cairn::progress::Reporter,
+) -> anyhow::Result<Outcome> {
+    let (dir, sandbox, write, out) = match command {
+        StackCommand::Build { dir, sandbox, out } => (dir, sandbox, true, out),
+        StackCommand::Check { dir, sandbox } => (dir, sandbox, false, None),
+    };
+    let runtime = sandbox.sandbox(progress)?.runtime()?;
+    let reports = author::stack(&runtime, &dir, write, out.as_deref(), &**progress)?;
+    let stale = output::stack(&reports, write, format);
+    Ok(Outcome::findings_if(stale > 0))
+}

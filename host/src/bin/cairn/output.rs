@@ -1,0 +1,622 @@
+//! Everything cairn prints, and its exit status. Each report is printed as
+//! text for people or, with `-o json`, as one JSON document on stdout.
+//! Texts that components and stacks control reach the terminal with their
+//! control characters escaped, never interpreted (see
+//! [`cairn::text::terminal`]).
+//!
+//! Exit status: 0 success; 1 the command worked and found something (a
+//! diff, drift, lint problems, failing fixtures, stale sha256s); 2 an error.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use serde::Serialize;
+
+use crate::args::Format;
+use cairn::author::{CaseResult, StackComponentReport};
+use cairn::bootstrap::BootstrapReport;
+use cairn::ops::{
+    ConflictError, ConvergenceError, GenerateReport, InitReport, InspectReport, LintReport,
+    RenderReport, StatusReport, UpdateReport, UpdateStatus, VerifyReport,
+};
+use cairn::render::{ComponentFailure, RenderError};
+use cairn::repo::Action;
+
+macro_rules! out {
+    ($($arg:tt)*) => {
+        print!("{}", cairn::text::terminal(&format!($($arg)*)))
+    };
+}
+macro_rules! outln {
+    () => {
+        println!()
+    };
+    ($($arg:tt)*) => {
+        println!("{}", cairn::text::terminal(&format!($($arg)*)))
+    };
+}
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        eprintln!("{}", cairn::text::terminal(&format!($($arg)*)))
+    };
+}
+
+/// How a command that worked ended.
+pub enum Outcome {
+    /// Nothing to report beyond the result: exit 0.
+    Clean,
+    /// Differences or problems found: exit 1.
+    Findings,
+}
+
+impl Outcome {
+    pub fn findings_if(found: bool) -> Self {
+        if found { Self::Findings } else { Self::Clean }
+    }
+}
+
+/// Prints an error, if the command failed, and gives the exit status. The
+/// one place exit statuses are decided.
+pub fn finish(result: anyhow::Result<Outcome>, format: Format) -> ExitCode {
+    match result {
+        Ok(Outcome::Clean) => ExitCode::SUCCESS,
+        Ok(Outcome::Findings) => ExitCode::from(1),
+        Err(err) => {
+            match format {
+                Format::Text => errln!("error: {err:#}"),
+                Format::Json => {
+                    let report = serde_json::json!({ "error": describe_error(&err) });
+                    outln!("{}", pretty(&report));
+                }
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// An error as JSON: its kind (for programs to branch on), the message a
+/// person would read, and the details of the typed errors.
+fn describe_error(err: &anyhow::Error) -> serde_json::Value {
+    let message = format!("{err:#}");
+    for cause in err.chain() {
+        if let Some(ConflictError(conflicts)) = cause.downcast_ref() {
+            return serde_json::json!({
+                "kind": "conflicts", "message": message, "conflicts": conflicts,
+            });
+        }
+        if let Some(ConvergenceError(problems)) = cause.downcast_ref() {
+            return serde_json::json!({
+                "kind": "convergence", "message": message, "problems": problems,
+            });
+        }
+        if let Some(failure) = cause.downcast_ref::<ComponentFailure>() {
+            return serde_json::json!({
+                "kind": "component", "message": message,
+                "components": [failure.component],
+            });
+        }
+        if let Some(render) = cause.downcast_ref::<RenderError>() {
+            let (kind, components) = match render {
+                RenderError::Values(v) => ("values", v.iter().map(|(c, _)| c.clone()).collect()),
+                RenderError::Components(f) => {
+                    ("component", f.iter().map(|f| f.component.clone()).collect())
+                }
+                RenderError::Facts(_) => ("facts", Vec::new()),
+                RenderError::Output(_) => ("output", Vec::new()),
+                RenderError::DuplicateName(name) => ("values", vec![name.clone()]),
+            };
+            return serde_json::json!({
+                "kind": kind, "message": message, "components": components,
+            });
+        }
+    }
+    serde_json::json!({ "kind": "error", "message": message })
+}
+
+fn pretty(value: &impl Serialize) -> String {
+    serde_json::to_string_pretty(value).expect("reports serialise")
+}
+
+fn json(value: &impl Serialize) {
+    outln!("{}", pretty(value));
+}
+
+/// A report with the verdict a program checks first.
+#[derive(Serialize)]
+struct Checked<'a, T> {
+    ok: bool,
+    #[serde(flatten)]
+    report: &'a T,
+}
+
+/// Prints components' captured output to stderr, indented under their names.
+pub fn logs(logs: &[(String, String)]) {
+    for (component, log) in logs {
+        errln!("component {component:?} said:");
+        for line in log.lines() {
+            errln!("  | {line}");
+        }
+    }
+}
+
+pub fn render(report: &RenderReport, format: Format) {
+    if format == Format::Json {
+        return json(report);
+    }
+    for c in &report.components {
+        outln!("rendered {} {} ({} files)", c.name, c.version, c.files);
+    }
+    for (component, d) in &report.diagnostics {
+        let field = d
+            .field
+            .as_deref()
+            .map(|f| format!(" ({component}.{f})"))
+            .unwrap_or_default();
+        errln!("{:?} from {component}: {}{field}", d.severity, d.message);
+    }
+    outln!("wrote {} files to {}", report.files, report.out.display());
+}
+
+pub fn inspect(report: &InspectReport, format: Format) {
+    if format == Format::Json {
+        return json(report);
+    }
+    outln!("{} {} - {}", report.name, report.version, report.title);
+    outln!("  {}", report.description);
+    outln!("category: {}", report.category);
+    outln!("sha256:   {}", report.sha256);
+    let facts = |title: &str, decls: &[cairn::runtime::FactDecl]| {
+        outln!("{title}:");
+        if decls.is_empty() {
+            outln!("  (none)");
+        }
+        for d in decls {
+            let required = if d.required { " (required)" } else { "" };
+            outln!("  {:<24} {}{required}", d.key, d.description);
+        }
+    };
+    facts("provides facts", &report.provides);
+    facts("reads facts", &report.reads);
+    outln!("imports (capabilities):");
+    for import in &report.imports {
+        outln!("  {import}");
+    }
+    outln!("config schema:");
+    for line in pretty(&report.config_schema).lines() {
+        outln!("  {line}");
+    }
+}
+
+pub fn init(report: &InitReport, format: Format) {
+    if format == Format::Json {
+        return json(report);
+    }
+    outln!("wrote {}", report.path.display());
+    outln!("set your values there, then run `cairn generate`");
+}
+
+pub fn generate(report: &GenerateReport, format: Format) {
+    if format == Format::Json {
+        return json(report);
+    }
+    summary(report, "");
+    if let Some(commit) = &report.commit {
+        outln!("committed {}", &commit[..commit.len().min(12)]);
+    }
+    if report.wrote && !report.message.trim().is_empty() {
+        outln!();
+        outln!("{}", report.message.trim_end());
+    }
+}
+
+pub fn diff(report: &GenerateReport, format: Format) {
+    let patch = patch(report);
+    if format == Format::Json {
+        #[derive(Serialize)]
+        struct Diff<'a> {
+            #[serde(flatten)]
+            report: &'a GenerateReport,
+            /// The unified diff, as the text output prints it.
+            patch: &'a str,
+        }
+        return json(&Diff {
+            report,
+            patch: &patch,
+        });
+    }
+    out!("{patch}");
+    summary(report, "would be");
+}
+
+/// Every change as a unified diff, paths relative to where cairn.yaml is.
+fn patch(report: &GenerateReport) -> String {
+    let mut out = String::new();
+    for change in &report.changes {
+        let label = if report.output == Path::new(".") {
+            change.path.clone()
+        } else {
+            report.output.join(&change.path).display().to_string()
+        };
+        let (old_label, new_label) = match change.action {
+            Action::Create => ("/dev/null".to_string(), label.clone()),
+            Action::Delete => (label.clone(), "/dev/null".to_string()),
+            _ => (label.clone(), label.clone()),
+        };
+        let old = change.old.as_deref().unwrap_or("");
+        let new = change.new.as_deref().unwrap_or("");
+        let diff = similar::TextDiff::from_lines(old, new);
+        out.push_str(
+            &diff
+                .unified_diff()
+                .context_radius(3)
+                .header(&old_label, &new_label)
+                .to_string(),
+        );
+    }
+    out
+}
+
+fn summary(report: &GenerateReport, verb: &str) {
+    if report.recovered {
+        outln!("completed an interrupted generate first");
+    }
+    match &report.from {
+        Some(from) if *from != report.to => {
+            outln!("stack {}: {from} -> {}", report.stack, report.to)
+        }
+        _ => outln!("stack {} {}", report.stack, report.to),
+    }
+    for name in &report.added {
+        outln!("  + component {name}");
+    }
+    for name in &report.removed {
+        outln!("  - component {name}");
+    }
+    if report.components.is_empty() {
+        outln!("nothing to change");
+    }
+    let verb = if verb.is_empty() {
+        String::new()
+    } else {
+        format!(" {verb}")
+    };
+    for (component, c) in &report.components {
+        let parts: Vec<String> = [
+            (c.created, "created"),
+            (c.updated, "updated"),
+            (c.merged, "merged"),
+            (c.deleted, "deleted"),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        outln!("  {component}: {}{verb}", parts.join(", "));
+    }
+    for path in &report.kept_edits {
+        outln!("  kept your edits to {path}");
+    }
+    if report.order_changed {
+        order(&report.order);
+    }
+    for warning in &report.warnings {
+        errln!("warning: {warning}");
+    }
+}
+
+/// The waves Flux brings the stack up in.
+fn order(order: &[Vec<String>]) {
+    outln!("Flux brings the stack up in this order, each step once those before are ready:");
+    outln!(
+        "  0. {} (Flux itself, and the list of layers)",
+        cairn::config::layout::FLUX_NAME
+    );
+    for (i, wave) in order.iter().enumerate() {
+        outln!("  {}. {}", i + 1, wave.join(", "));
+    }
+}
+
+pub fn lint(report: &LintReport, format: Format) {
+    if format == Format::Json {
+        return json(&Checked {
+            ok: report.ok(),
+            report,
+        });
+    }
+    for problem in &report.problems {
+        outln!("{problem}");
+    }
+    if let Some(schemas) = &report.schemas {
+        for kind in &report.unchecked_kinds {
+            outln!("note: no schema for {kind} in {}", schemas.display());
+        }
+        outln!(
+            "{} objects, {} checked against CRD schemas, {} problems",
+            report.objects,
+            report.checked,
+            report.problems.len()
+        );
+    } else if report.problems.is_empty() {
+        outln!("{} objects, values and output valid", report.objects);
+    } else {
+        outln!(
+            "{} objects, {} problems",
+            report.objects,
+            report.problems.len()
+        );
+    }
+}
+
+pub fn update(report: &UpdateReport, format: Format) {
+    if format == Format::Json {
+        return json(report);
+    }
+    outln!(
+        "current: {}, latest: {}",
+        report.current.as_deref().unwrap_or("none"),
+        report.latest.as_deref().unwrap_or("none")
+    );
+    for v in &report.versions {
+        let within = if v.within_requirement {
+            ""
+        } else {
+            " (beyond your version requirement)"
+        };
+        outln!(
+            "\n{} {}{within}",
+            v.tag,
+            &v.commit[..v.commit.len().min(12)]
+        );
+        for line in v.changelog.trim_end().lines() {
+            outln!("  {line}");
+        }
+    }
+    match (&report.requirement, report.status) {
+        (Some(req), _) => {
+            outln!("\ncairn.yaml now requires {req}; run `cairn generate` to apply it")
+        }
+        (None, UpdateStatus::UpToDate) => outln!("up to date"),
+        _ => {}
+    }
+}
+
+pub fn verify(report: &VerifyReport, format: Format) {
+    if format == Format::Json {
+        return json(&Checked {
+            ok: report.ok(),
+            report,
+        });
+    }
+    if !report.unchecked.is_empty() {
+        outln!(
+            "note: no age identity here opens {} sealed object(s), so they were not checked against the locked inputs (set SOPS_AGE_KEY_FILE): {}",
+            report.unchecked.len(),
+            report.unchecked.join(", ")
+        );
+    }
+    if report.ok() {
+        outln!("the repo matches cairn.lock");
+        return;
+    }
+    if report.values_changed {
+        outln!("values in cairn.yaml changed since the last generate; run `cairn generate`");
+    }
+    for path in &report.edited {
+        outln!("edited: {path}");
+    }
+    for path in &report.missing {
+        outln!("missing: {path}");
+    }
+    for path in &report.drift {
+        outln!("renders differently from the lock: {path}");
+    }
+    for p in &report.plaintext {
+        outln!("plaintext secret: {} {}", p.path, p.why);
+    }
+}
+
+pub fn status(report: &StatusReport, format: Format) {
+    if format == Format::Json {
+        return json(report);
+    }
+    outln!("stack:      {} ({})", report.stack, report.source);
+    outln!(
+        "requires:   {}",
+        report.requirement.as_deref().unwrap_or("any")
+    );
+    outln!(
+        "locked:     {}",
+        report.locked.as_deref().unwrap_or("not generated yet")
+    );
+    outln!(
+        "newest:     {}",
+        report.newest_known.as_deref().unwrap_or("unknown")
+    );
+    outln!("components:");
+    for c in &report.components {
+        outln!("  {} {}", if c.enabled { "on " } else { "off" }, c.name);
+    }
+    outln!(
+        "files:      {} generated, {} with hand edits",
+        report.files_owned,
+        report.edited.len()
+    );
+    for path in &report.edited {
+        outln!("  edited: {path}");
+    }
+    outln!(
+        "flux:       {}",
+        report
+            .flux
+            .as_deref()
+            .unwrap_or("not bootstrapped (cairn bootstrap)")
+    );
+    if !report.order.is_empty() {
+        order(&report.order);
+    }
+    if report.recipients == 0 {
+        outln!("secrets:    off (no age recipients under secrets.age)");
+    } else {
+        outln!(
+            "secrets:    {} sealed for {} age recipients",
+            report.sealed,
+            report.recipients
+        );
+    }
+}
+
+/// With `print_secrets`, stdout carries the Secret manifests only, and the
+/// report goes to stderr.
+pub fn bootstrap(report: &BootstrapReport, format: Format, print_secrets: bool) {
+    if print_secrets {
+        out!("{}", report.manifests);
+    }
+    if format == Format::Json {
+        return json(report);
+    }
+    let say = |line: String| {
+        if print_secrets {
+            errln!("{line}");
+        } else {
+            outln!("{line}");
+        }
+    };
+    say(format!(
+        "cluster {} at {} with Flux {} ({})",
+        report.cluster, report.path, report.flux_version, report.flux_source
+    ));
+    if report.converted {
+        say(format!(
+            "url: {} (Flux accepts only ssh:// URLs, so the scp form was converted)",
+            report.url
+        ));
+    }
+    if report.written.is_empty() {
+        say("nothing changed".into());
+    }
+    for path in &report.written {
+        say(format!("  wrote {path}"));
+    }
+    let keys = report.keys_dir.display();
+    if report.generated.is_empty() {
+        say(format!("keys: reused those in {keys}"));
+    } else {
+        say(format!(
+            "keys: generated {} in {keys} (private, never in the repository)",
+            report.generated.join(" and ")
+        ));
+    }
+    say(String::new());
+    say("Add this deploy key to the repository (read-only is enough):".into());
+    say(format!("  {}", report.deploy_key));
+    if let Some(recipient) = &report.age_recipient {
+        say(format!(
+            "Secrets are encrypted for the cluster's age recipient {recipient}"
+        ));
+    }
+    say(String::new());
+    let path = &report.path;
+    let mut step = 0;
+    let mut next = |text: String| {
+        step += 1;
+        say(format!("{step}. {text}"));
+    };
+    if report.needs_generate {
+        next(format!(
+            "cd {path} && cairn generate   # lists flux-system in the cluster's kustomization, encrypts secrets"
+        ));
+    }
+    next("commit and push".into());
+    next(format!(
+        "kubectl apply --server-side -f {path}/{}/{}",
+        cairn::config::layout::FLUX_DIR,
+        cairn::config::layout::COMPONENTS_FILE
+    ));
+    next(format!(
+        "kubectl apply -f {}",
+        report.keys_dir.join(cairn::keys::SECRETS_FILE).display()
+    ));
+    next(format!(
+        "kubectl apply --server-side -k {path}/{}",
+        cairn::config::layout::FLUX_DIR
+    ));
+}
+
+pub fn scaffolded(name: &str, dir: &Path, format: Format) {
+    if format == Format::Json {
+        return json(&serde_json::json!({ "name": name, "path": dir }));
+    }
+    outln!("created {} in {}", name, dir.display());
+    outln!("next: cd {} && cairn component test", dir.display());
+}
+
+pub fn built(path: &Path, format: Format) {
+    if format == Format::Json {
+        return json(&serde_json::json!({ "path": path }));
+    }
+    outln!("built {}", path.display());
+}
+
+/// Returns how many fixtures failed.
+pub fn component_test(results: &[CaseResult], format: Format) -> usize {
+    let failed = results
+        .iter()
+        .filter(|r| !r.blessed && !r.diffs.is_empty())
+        .count();
+    if format == Format::Json {
+        json(&Checked {
+            ok: failed == 0,
+            report: &serde_json::json!({ "cases": results }),
+        });
+        return failed;
+    }
+    for result in results {
+        if result.blessed {
+            outln!("blessed {}", result.case);
+        } else if result.diffs.is_empty() {
+            outln!("ok      {}", result.case);
+        } else {
+            outln!("FAILED  {}", result.case);
+            for diff in &result.diffs {
+                out!("{diff}");
+            }
+        }
+    }
+    outln!("{} passed, {failed} failed", results.len() - failed);
+    if failed > 0 {
+        outln!("if the new output is right, accept it with `cairn component test --bless`");
+    }
+    failed
+}
+
+/// Returns how many components' sha256 in stack.yaml is stale (`check`).
+pub fn stack(reports: &[StackComponentReport], write: bool, format: Format) -> usize {
+    let stale = if write {
+        0
+    } else {
+        reports.iter().filter(|r| r.declared.is_some()).count()
+    };
+    if format == Format::Json {
+        json(&Checked {
+            ok: stale == 0,
+            report: &serde_json::json!({ "components": reports }),
+        });
+        return stale;
+    }
+    for r in reports {
+        match (&r.declared, write) {
+            (Some(declared), false) => outln!(
+                "{} {}: sha256 {} but stack.yaml says {declared}",
+                r.name,
+                r.version,
+                r.sha256
+            ),
+            (Some(_), true) => outln!("{} {}: sha256 updated to {}", r.name, r.version, r.sha256),
+            (None, _) => outln!("{} {}: ok", r.name, r.version),
+        }
+    }
+    if stale > 0 {
+        outln!("stack.yaml is out of date; run `cairn stack build`");
+    }
+    stale
+}

@@ -1,0 +1,93 @@
+//! The commands as library calls: each takes options and returns a typed
+//! report, and never prints. The CLI is one front end over them; a web
+//! front end would call the same functions.
+//!
+//! They tie the stages together: `config` → `source`/`stack` → `render`
+//! (values, runtime, compose, secrets) → `flux` → `repo` → `git`.
+//! [`session`] opens a project (config, lock, the stack at its version) and
+//! [`tree`] renders a stack into the tree and lock `generate` would write;
+//! each command is a module of its own on top.
+
+mod generate;
+mod init;
+mod inspect;
+mod lint;
+mod render;
+mod session;
+mod status;
+mod tree;
+mod update;
+mod verify;
+
+use std::path::PathBuf;
+
+pub use generate::{
+    ConflictError, ConvergenceError, Counts, FileChange, GenerateOptions, GenerateReport,
+    commit_message, diff, generate,
+};
+pub use init::{InitOptions, InitReport, init};
+pub use inspect::{InspectReport, inspect};
+pub use lint::{LintOptions, LintReport, lint};
+pub use render::{RenderOptions, RenderReport, RenderedComponent, render};
+pub use status::{ComponentStatus, StatusReport, status};
+pub use update::{AvailableVersion, UpdateOptions, UpdateReport, UpdateStatus, update};
+pub use verify::{Plaintext, VerifyReport, verify};
+
+use crate::limits::Limits;
+use crate::progress::Reporter;
+use crate::runtime::{CodeCache, Runtime};
+
+/// How components are run, for every command that runs them.
+#[derive(Clone)]
+pub struct Sandbox {
+    /// Compile afresh instead of using the compiled-component cache.
+    pub no_cache: bool,
+    pub limits: Limits,
+    /// Told about slow steps (fetching, compiling).
+    pub progress: Reporter,
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self {
+            no_cache: false,
+            limits: Limits::default(),
+            progress: crate::progress::silent(),
+        }
+    }
+}
+
+impl Sandbox {
+    /// A runtime with these limits and the user's compile cache (unless
+    /// `no_cache`).
+    pub fn runtime(&self) -> anyhow::Result<Runtime> {
+        let cache = if self.no_cache {
+            None
+        } else {
+            Some(CodeCache::user_default()?)
+        };
+        Runtime::new(self.limits.clone(), cache)
+    }
+}
+
+/// Options every stack command shares.
+#[derive(Clone)]
+pub struct Options {
+    /// The `cairn.yaml` to use.
+    pub config: PathBuf,
+    /// Use only what is cached; never fetch.
+    pub offline: bool,
+    pub sandbox: Sandbox,
+}
+
+impl Options {
+    /// Options for the project whose cairn.yaml is `config`, with the
+    /// default sandbox.
+    pub fn new(config: impl Into<PathBuf>) -> Self {
+        Self {
+            config: config.into(),
+            offline: false,
+            sandbox: Sandbox::default(),
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! A project opened for a command: its config, its lock, and the stack at
+//! the version to render. Commands that write complete an interrupted
+//! `generate` on opening; the others refuse a half-applied repo.
+
+use std::path::Path;
+
+use anyhow::bail;
+
+use super::Options;
+use super::tree::{Generated, generate_tree};
+use crate::config::{Lock, LockedStack, Project};
+use crate::repo;
+use crate::runtime::Runtime;
+use crate::secrets::PreviousCiphertext;
+use crate::source::{Pin, SourceOptions, StackSource};
+use crate::stack::Stack;
+
+/// Opens the stack source `spec` (relative paths from `base`); `fetch`
+/// updates a cached clone of a remote one unless `options.offline`.
+pub(super) fn open_source(
+    spec: &str,
+    base: &Path,
+    options: &Options,
+    fetch: bool,
+) -> anyhow::Result<StackSource> {
+    let source_options = SourceOptions {
+        base,
+        cache: crate::cache::dir("git")?,
+        offline: options.offline,
+        progress: &*options.sandbox.progress,
+    };
+    StackSource::open(spec, &source_options, fetch)
+}
+
+/// A project opened for a command: config, lock and stack source.
+pub(super) struct Session {
+    pub project: Project,
+    /// The lock `generate` wrote, if any.
+    pub lock: Option<Lock>,
+    /// What `cairn bootstrap` recorded of Flux, carried into every new lock.
+    pub flux: Option<crate::config::LockedFlux>,
+    pub runtime: Runtime,
+    /// Whether an interrupted apply was completed on opening.
+    pub recovered: bool,
+}
+
+/// Whether a command may change the repo: only one that may completes an
+/// interrupted `generate`; the others refuse to read a half-applied repo.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Access {
+    Read,
+    Write,
+}
+
+/// Completes an interrupted apply when `access` allows, else refuses to go
+/// on while one is pending. Returns whether one was completed.
+pub(super) fn settle(project: &Project, access: Access) -> anyhow::Result<bool> {
+    let layout = layout(project);
+    match access {
+        Access::Write => repo::recover(&layout),
+        Access::Read if repo::pending(&project.root) => bail!(
+            "{}: a `cairn generate` was interrupted here and left .cairn/journal.yaml; run `cairn generate` to complete it (other commands never replay it, and .cairn/ is never committed)",
+            project.root.display()
+        ),
+        Access::Read => repo::discard_staging(&project.root).map(|()| false),
+    }
+}
+
+pub(super) fn layout(project: &Project) -> repo::Layout {
+    repo::Layout::new(&project.root, &project.config.output)
+}
+
+impl Session {
+    pub fn open(options: &Options, access: Access) -> anyhow::Result<Self> {
+        let project = Project::load(&options.config)?;
+        let recovered = settle(&project, access)?;
+        let lock = Lock::read(&project.lock_path())?;
+        let flux = lock.as_ref().and_then(|l| l.flux.clone());
+        Ok(Self {
+            project,
+            lock: lock.filter(Lock::is_generated),
+            flux,
+            runtime: options.sandbox.runtime()?,
+            recovered,
+        })
+    }
+
+    /// The locked pin, when the lock is for this source and still satisfies
+    /// the requirement: then nothing needs fetching.
+    fn locked_pin(&self) -> Option<Pin> {
+        let lock = self.lock.as_ref()?;
+        let stack = &self.project.config.stack;
+        if lock.stack.source != stack.source {
+            return None;
+        }
+        let version = lock
+            .stack
+            .version
+            .as_deref()
+            .and_then(|v| semver::Version::parse(v).ok());
+        let satisfied = match stack.version.as_deref().map(str::trim) {
+            None => version.is_none() && lock.stack.commit.is_none(),
+            Some(req) => {
+                lock.stack.tag.as_deref() == Some(req)
+                    || lock
+                        .stack
+                        .commit
+                        .as_deref()
+                        .is_some_and(|c| req.len() >= 7 && c.starts_with(req))
+                    || match (semver::VersionReq::parse(req), &version) {
+                        (Ok(range), Some(v)) => range.matches(v),
+                        _ => false,
+                    }
+            }
+        };
+        satisfied.then(|| pin_of(&lock.stack))
+    }
+
+    /// The source and the version to render: the locked one while it still
+    /// satisfies cairn.yaml (no fetch), else the requirement resolved anew.
+    /// Refuses when the locked tag now points at another commit: a published
+    /// release must never change under its version.
+    fn pin(&self, options: &Options) -> anyhow::Result<(StackSource, Pin)> {
+        let locked = self.locked_pin();
+        let source = self.source(options, locked.is_none())?;
+        let Some(pin) = locked else {
+            let pin = source.resolve(self.project.config.stack.version.as_deref())?;
+            return Ok((source, pin));
+        };
+        if let (Some(tag), Some(commit)) = (&pin.tag, &pin.commit)
+            && let Some(now) = source.versions()?.into_iter().find(|v| v.tag == *tag)
+            && now.commit != *commit
+        {
+            bail!(
+                "tag {tag} of stack {} now points at commit {}, but {} locked {commit}: the published release changed under the same version (tampering?). Refusing it; ask the stack's authors, and pin a commit in cairn.yaml if you trust it",
+                self.project.config.stack.source,
+                now.commit,
+                crate::config::LOCK_FILE
+            );
+        }
+        Ok((source, pin))
+    }
+
+    /// Renders the stack at the version to use (see [`Session::pin`]).
+    pub fn generate(&self, options: &Options) -> anyhow::Result<(StackSource, Generated)> {
+        let (source, pin) = self.pin(options)?;
+        let stack = Stack::load(&source, pin)?;
+        let mut generated = generate_tree(
+            &self.runtime,
+            &*options.sandbox.progress,
+            &self.project,
+            stack,
+            self.lock.as_ref(),
+            PreviousCiphertext::Reseal,
+        )?;
+        generated.lock.flux = self.flux.clone();
+        Ok((source, generated))
+    }
+
+    pub fn source(&self, options: &Options, fetch: bool) -> anyhow::Result<StackSource> {
+        open_source(
+            &self.project.config.stack.source,
+            &self.project.root,
+            options,
+            fetch,
+        )
+    }
+}
+
+/// The version a lock pins.
+pub(super) fn pin_of(locked: &LockedStack) -> Pin {
+    Pin {
+        version: locked
+            .version
+            .as_deref()
+            .and_then(|v| semver::Version::parse(v).ok()),
+        tag: locked.tag.clone(),
+        commit: locked.commit.clone(),
+    }
+}

@@ -1,0 +1,391 @@
+//! Renders a stack for a project into what `generate` writes: the tree
+//! (components' files, the Flux layers and root kustomization) and the lock
+//! describing it, with the convergence check of the Flux tree.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use rayon::prelude::*;
+
+use crate::compose::Tree;
+use crate::config::{Lock, LockedComponent, LockedStack, Project};
+use crate::progress::Progress;
+use crate::render::{self, ComponentFailure, Instance, Rendering};
+use crate::repo;
+use crate::runtime::{Loaded, Runtime};
+use crate::secrets::PreviousCiphertext;
+use crate::stack::Stack;
+
+/// A stack rendered for a project: the tree and the lock describing it.
+pub(super) struct Generated {
+    pub stack: Stack,
+    pub rendering: Rendering,
+    pub lock: Lock,
+    /// The Flux Kustomizations applying it, one per component layer.
+    pub layers: Vec<crate::flux::Layer>,
+    /// Why the tree would not come up on an empty cluster, if it would not.
+    pub convergence: Vec<crate::flux::Problem>,
+}
+
+/// Renders `stack` with the project's values. `unopened` says what to do
+/// with sealed objects whose previous ciphertext no identity here opens.
+pub(super) fn generate_tree(
+    runtime: &Runtime,
+    progress: &dyn Progress,
+    project: &Project,
+    stack: Stack,
+    old_lock: Option<&Lock>,
+    unopened: PreviousCiphertext,
+) -> anyhow::Result<Generated> {
+    let def = &stack.definition;
+    let config = project.config_path.display();
+    let names: Vec<&str> = def.components.iter().map(|c| c.name.as_str()).collect();
+    for name in project.config.values.keys() {
+        if def.component(name).is_none() {
+            bail!(
+                "{config}: values.{name}: stack {} has no component {name:?}{}; its components are: {}",
+                def.name,
+                crate::config::did_you_mean(name, &names),
+                names.join(", ")
+            );
+        }
+    }
+    let enabled: Vec<&str> = def
+        .components
+        .iter()
+        .filter(|c| project.enabled(&c.name).unwrap_or(c.enabled))
+        .map(|c| c.name.as_str())
+        .collect();
+
+    // A component whose bytes differ from what was locked for this very
+    // version was changed after the fact: refuse it.
+    if let Some(lock) = old_lock
+        && lock.stack.commit.is_some()
+        && lock.stack.commit == stack.pin.commit
+    {
+        for component in &def.components {
+            if let Some(locked) = lock.components.get(&component.name)
+                && !locked.sha256.eq_ignore_ascii_case(&component.sha256)
+            {
+                bail!(
+                    "component {:?}: stack {} at {} declares sha256 {}, but {} locked {}; the published stack changed under the same version (tampering?). Refusing to run it",
+                    component.name,
+                    def.name,
+                    stack.pin.describe(),
+                    component.sha256,
+                    crate::config::LOCK_FILE,
+                    locked.sha256
+                );
+            }
+        }
+    }
+
+    let (loaded, index) = load_components(runtime, progress, &stack, &enabled)?;
+    let instances: Vec<Instance<'_>> = enabled
+        .iter()
+        .zip(index)
+        .map(|(name, i)| Instance {
+            name: name.to_string(),
+            component: &loaded[i],
+            values: project.component_values(name),
+        })
+        .collect();
+    let resolver = crate::secrets::Resolver::new(&project.root);
+    let sealer = match &project.config.secrets {
+        Some(secrets) if !secrets.age.is_empty() => Some(crate::secrets::Sealer::new(
+            secrets.recipients(&config.to_string())?,
+            crate::secrets::identities()?,
+            {
+                let output = project.output_dir();
+                Box::new(move |path| repo::read(&output, path).ok().flatten())
+            },
+            unopened,
+        )),
+        _ => None,
+    };
+    let handling = render::SecretHandling {
+        resolver: &resolver,
+        sealer: sealer.as_ref(),
+    };
+    let mut rendering = render::render(runtime, &instances, &handling)
+        .with_context(|| format!("{config}: cannot generate"))?;
+    let flux_system = wire_bootstrap(project, &mut rendering.tree)?;
+    let (layers, convergence) = flux_layers(project, &mut rendering, flux_system)
+        .with_context(|| format!("{config}: cannot generate"))?;
+
+    let configs: BTreeMap<&str, &serde_json::Value> = rendering
+        .components
+        .iter()
+        .map(|c| (c.name.as_str(), &c.config))
+        .collect();
+    let lock = Lock {
+        lock_version: Lock::VERSION,
+        stack: LockedStack {
+            name: def.name.clone(),
+            source: project.config.stack.source.clone(),
+            version: stack.pin.version.as_ref().map(ToString::to_string),
+            tag: stack.pin.tag.clone(),
+            commit: stack.pin.commit.clone(),
+        },
+        values_sha256: crate::files::sha256(&serde_json::to_string(&configs)?),
+        components: rendering
+            .components
+            .iter()
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    LockedComponent {
+                        version: c.version.clone(),
+                        sha256: def
+                            .component(&c.name)
+                            .map(|d| d.sha256.to_lowercase())
+                            .unwrap_or_default(),
+                    },
+                )
+            })
+            .collect(),
+        files: rendering
+            .tree
+            .iter()
+            .map(|(p, f)| (p.clone(), crate::files::sha256(&f.content)))
+            .collect(),
+        sealed: rendering.sealed.clone(),
+        legacy_digests: BTreeMap::new(),
+        flux: None,
+    };
+    Ok(Generated {
+        stack,
+        rendering,
+        lock,
+        layers,
+        convergence,
+    })
+}
+
+/// Gives every component layer its Flux Kustomization (the layers file and
+/// the root kustomization listing it), then checks that the tree, with
+/// what the disk holds beside it, comes up on an empty cluster. Returns the
+/// layers and every convergence problem found.
+fn flux_layers(
+    project: &Project,
+    rendering: &mut Rendering,
+    flux_system: bool,
+) -> anyhow::Result<(Vec<crate::flux::Layer>, Vec<crate::flux::Problem>)> {
+    let settings = project.config.flux.clone().unwrap_or_default();
+    let (path, warning) = flux_path(project, &settings)?;
+    if let Some(message) = warning {
+        rendering.diagnostics.push((
+            String::new(),
+            crate::runtime::Diagnostic {
+                severity: crate::runtime::Severity::Warning,
+                message,
+                field: None,
+                file: None,
+            },
+        ));
+    }
+    let components: Vec<crate::flux::Component<'_>> = rendering
+        .components
+        .iter()
+        .map(|c| crate::flux::Component {
+            name: &c.name,
+            reads: c.waits_for.iter().map(String::as_str).collect(),
+        })
+        .collect();
+    let providers: BTreeMap<String, String> = rendering
+        .facts
+        .iter()
+        .map(|(key, published)| (key.clone(), published.provider.clone()))
+        .collect();
+    let layers = crate::flux::layers(&rendering.tree, &components, &providers)
+        .map_err(|problems| anyhow::anyhow!("{}", problems.join("\n")))?;
+    if let Some(clash) = layers
+        .iter()
+        .find(|l| l.name == crate::config::layout::FLUX_NAME)
+    {
+        bail!(
+            "component {:?} would be applied by a Flux Kustomization named {}, which is the cluster's own sync; rename it in the stack",
+            clash.component,
+            crate::config::layout::FLUX_NAME
+        );
+    }
+    rendering.tree.insert(
+        crate::config::layout::LAYERS_FILE.into(),
+        crate::compose::TreeFile {
+            component: None,
+            content: crate::flux::manifest(&layers, &settings, &path),
+        },
+    );
+    crate::flux::root(&mut rendering.tree, flux_system);
+    let crd_groups: BTreeMap<String, Vec<String>> = rendering
+        .components
+        .iter()
+        .map(|c| (c.name.clone(), c.crd_groups.clone()))
+        .collect();
+    let view = crate::flux::TreeView {
+        tree: &rendering.tree,
+        disk: crate::flux::DiskView {
+            output: project.output_dir(),
+        },
+    };
+    let problems = crate::flux::check(
+        &view,
+        &crate::flux::CheckInput {
+            path: &path,
+            entry: crate::config::layout::FLUX_NAME,
+            crd_groups: &crd_groups,
+        },
+    );
+    Ok((layers, problems))
+}
+
+/// The output directory relative to the root of the repository Flux pulls:
+/// `flux.path` in cairn.yaml, else found from the git repository around
+/// it. Outside any git repository, the output relative to cairn.yaml's
+/// directory, as if that were the repository's root, with a warning.
+pub(super) fn flux_path(
+    project: &Project,
+    settings: &crate::config::FluxSettings,
+) -> anyhow::Result<(String, Option<String>)> {
+    if let Some(path) = &settings.path {
+        return Ok((crate::names::normal_path(path), None));
+    }
+    let normal = |path: &Path| -> anyhow::Result<PathBuf> {
+        Ok(std::path::absolute(path)?
+            .components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .collect())
+    };
+    let output = normal(&project.output_dir())?;
+    let (root, warning) = match crate::git::work_tree(&output) {
+        Some(root) => (root, None),
+        None => (
+            normal(&project.root)?,
+            Some(format!(
+                "{} is not in a git repository, so the Flux Kustomizations take its directory for the root of the repository Flux pulls; set flux.path in it (e.g. `flux: {{path: clusters/prod}}`) if that is not so",
+                project.config_path.display()
+            )),
+        ),
+    };
+    let rel = output.strip_prefix(&root).unwrap_or(Path::new(""));
+    let path = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/");
+    Ok((path, warning))
+}
+
+/// When `cairn bootstrap` set up Flux beside the output, refuses a
+/// component that would compete with the cluster sync bootstrap owns.
+/// Returns whether Flux's directory is in the output's root, for the root
+/// kustomization to list.
+fn wire_bootstrap(project: &Project, tree: &mut Tree) -> anyhow::Result<bool> {
+    let Some((owned, owned_path)) = crate::bootstrap::owned_sync(&project.root) else {
+        return Ok(false);
+    };
+    let flux_dir = crate::config::layout::FLUX_DIR;
+    // Bootstrap wires an output in a subdirectory itself, in the cluster's
+    // own kustomization; an output at the root is listed here.
+    let at_root = project.config.output.trim_end_matches('/') == ".";
+    if at_root && tree.keys().any(|p| p.starts_with(&format!("{flux_dir}/"))) {
+        bail!(
+            "{}: a component named {flux_dir} would write into the directory `cairn bootstrap` owns; rename it in the stack",
+            project.config_path.display()
+        );
+    }
+    let mut clashes = Vec::new();
+    for (path, file) in tree.iter() {
+        // Checked when the tree was assembled.
+        for doc in crate::yaml::documents_checked(&file.content)
+            .into_iter()
+            .flatten()
+        {
+            let key = crate::compose::object_id(&doc);
+            let same_path = doc.get("kind").and_then(serde_yaml::Value::as_str)
+                == Some("Kustomization")
+                && doc
+                    .get("apiVersion")
+                    .and_then(serde_yaml::Value::as_str)
+                    .is_some_and(|v| v.starts_with("kustomize.toolkit.fluxcd.io/"))
+                && doc
+                    .get("spec")
+                    .and_then(|s| s.get("path"))
+                    .and_then(serde_yaml::Value::as_str)
+                    .map(crate::names::normal_path)
+                    == owned_path;
+            if owned.contains(&key) || same_path {
+                clashes.push(format!(
+                    "component {:?}, file {path:?}: {key} competes with the cluster sync `cairn bootstrap` owns ({flux_dir}/{})",
+                    file.component.as_deref().unwrap_or(""),
+                    crate::config::layout::SYNC_FILE
+                ));
+            }
+        }
+    }
+    if !clashes.is_empty() {
+        bail!(
+            "{}: {}
+the cluster's own GitRepository and Kustomization belong to bootstrap: disable the component (e.g. `flux-sync: {{enabled: false}}`), or point it at another name and path",
+            project.config_path.display(),
+            clashes.join("\n")
+        );
+    }
+    Ok(at_root)
+}
+
+/// Loads the named components of `stack`, each distinct `.wasm` once (a
+/// stack may run one component under several names). Returns the loaded
+/// components and, per name, the index of its component.
+pub(super) fn load_components(
+    runtime: &Runtime,
+    progress: &dyn Progress,
+    stack: &Stack,
+    names: &[&str],
+) -> anyhow::Result<(Vec<Loaded>, Vec<usize>)> {
+    let mut paths: Vec<&str> = Vec::new();
+    let mut index = Vec::new();
+    for name in names {
+        let path = stack
+            .definition
+            .component(name)
+            .map_or("", |c| c.path.as_str());
+        index.push(match paths.iter().position(|p| *p == path) {
+            Some(i) => i,
+            None => {
+                paths.push(path);
+                paths.len() - 1
+            }
+        });
+    }
+    // The first name using each file stands for it in errors.
+    let firsts: Vec<&str> = (0..paths.len())
+        .map(|i| names[index.iter().position(|&j| j == i).unwrap_or(0)])
+        .collect();
+    let records = crate::stack::DigestRecords::at(
+        crate::cache::dir("digests")?,
+        crate::cache::CacheKey::user(),
+    );
+    let max_size = runtime.limits().component_size.as_u64();
+    let task = progress.start(&format!("loading {} components", firsts.len()));
+    // Both cores: a cold load reads, hashes and compiles 15 MB components.
+    let loaded = firsts
+        .par_iter()
+        .map(|name| {
+            let (sha256, bytes) = stack.component_digest(name, &records, max_size)?;
+            let read = || match bytes {
+                Some(bytes) => Ok(bytes),
+                None => stack.component_wasm(name, max_size).map(|(bytes, _)| bytes),
+            };
+            runtime.load_lazy(sha256, read).map_err(|error| {
+                anyhow::Error::new(ComponentFailure {
+                    component: name.to_string(),
+                    error,
+                })
+            })
+        })
+        .collect::<anyhow::Result<Vec<Loaded>>>();
+    drop(task);
+    Ok((loaded?, index))
+}

@@ -19,6 +19,8 @@
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+#[cfg(test)]
+mod architecture;
 pub mod author;
 pub mod bootstrap;
 pub mod cache;

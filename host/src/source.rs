@@ -301,28 +301,31 @@ impl Snapshot {
     }
 
     /// An identity of the content at `path` that changes whenever the
-    /// content does: the git blob id, or for a plain directory the file's
-    /// inode, size and modification time. `None` when there is none.
-    pub fn content_id(&self, path: &str) -> Option<String> {
+    /// content does (the git blob id, or for a plain directory the file's
+    /// inode, size and modification time), and the content's size. `None`
+    /// when there is none.
+    pub fn content_id(&self, path: &str) -> Option<(String, u64)> {
         match self {
             Snapshot::Dir(dir) => {
                 use std::os::unix::fs::MetadataExt;
                 let full = std::path::absolute(dir.join(path)).ok()?;
                 let meta = std::fs::metadata(&full).ok()?;
-                Some(format!(
+                let id = format!(
                     "file:{}:{}:{}:{}.{}",
                     full.display(),
                     meta.ino(),
                     meta.len(),
                     meta.mtime(),
                     meta.mtime_nsec()
-                ))
+                );
+                Some((id, meta.len()))
             }
             Snapshot::Tree { repo, tree, .. } => {
                 let repo = repo.to_thread_local();
                 let tree = repo.find_tree(*tree).ok()?;
                 let entry = tree.lookup_entry_by_path(path).ok()??;
-                Some(format!("git:{}", entry.object_id()))
+                let size = repo.find_header(entry.object_id()).ok()?.size();
+                Some((format!("git:{}", entry.object_id()), size))
             }
         }
     }

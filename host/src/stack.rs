@@ -54,7 +54,13 @@ impl Stack {
             .definition
             .component(name)
             .with_context(|| format!("stack {} has no component {name:?}", self.definition.name))?;
-        let id = self.snapshot.content_id(&component.path);
+        // Whatever was hashed before, a component over the size limit is
+        // refused (by reading it, below) as when nothing was cached.
+        let id = self
+            .snapshot
+            .content_id(&component.path)
+            .filter(|(_, size)| *size <= max_size)
+            .map(|(id, _)| id);
         if let Some(sha) = id.as_deref().and_then(|id| records.get(id)) {
             if !sha.eq_ignore_ascii_case(&component.sha256) {
                 bail!(

@@ -155,47 +155,92 @@ mod tests {
 
     const BASE: &str =
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  x: '1'\n  y: '1'\n";
+    const OTHER: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\ndata:\n  k: v\n";
 
-    #[test]
-    fn keeps_the_users_key_and_takes_the_new_render_elsewhere() {
-        let ours = BASE.replace("x: '1'", "x: mine");
-        let theirs = BASE.replace("y: '1'", "y: '2'");
-        let merged = merge(BASE, &ours, &theirs).unwrap();
-        assert!(
-            merged.contains("x: mine") && merged.contains("y: '2'"),
-            "{merged}"
-        );
+    /// What a merge must give: the merged document, or the conflicts.
+    enum Want {
+        Merged(String),
+        Conflicts(&'static [&'static str]),
     }
 
     #[test]
-    fn the_same_key_changed_on_both_sides_conflicts() {
-        let ours = BASE.replace("x: '1'", "x: mine");
-        let theirs = BASE.replace("x: '1'", "x: new");
-        let conflicts = merge(BASE, &ours, &theirs).unwrap_err();
-        assert_eq!(conflicts, ["ConfigMap/a (v1): data.x"]);
-    }
-
-    #[test]
-    fn added_and_removed_keys_merge() {
-        let ours = format!("{BASE}  z: added\n");
-        let theirs = BASE.replace("  y: '1'\n", "");
-        let merged = merge(BASE, &ours, &theirs).unwrap();
-        assert!(
-            merged.contains("z: added") && !merged.contains("y:"),
-            "{merged}"
-        );
-    }
-
-    #[test]
-    fn documents_match_by_identity_not_position() {
-        let other = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\ndata:\n  k: v\n";
-        let base = format!("{BASE}---\n{other}");
-        let ours = format!("{other}---\n{}", BASE.replace("x: '1'", "x: mine"));
-        let theirs = format!("{BASE}---\n{}", other.replace("k: v", "k: w"));
-        let merged = merge(&base, &ours, &theirs).unwrap();
-        assert!(
-            merged.contains("x: mine") && merged.contains("k: w"),
-            "{merged}"
-        );
+    fn merges_per_document_and_key() {
+        let edit = |from: &str, to: &str| BASE.replace(from, to);
+        let cases = [
+            (
+                "the user's key kept, the new render taken elsewhere",
+                BASE.to_string(),
+                edit("x: '1'", "x: mine"),
+                edit("y: '1'", "y: '2'"),
+                Want::Merged(edit("x: '1'", "x: mine").replace("y: '1'", "y: '2'")),
+            ),
+            (
+                "the same key changed on both sides",
+                BASE.to_string(),
+                edit("x: '1'", "x: mine"),
+                edit("x: '1'", "x: new"),
+                Want::Conflicts(&["ConfigMap/a (v1): data.x"]),
+            ),
+            (
+                "the same change on both sides",
+                BASE.to_string(),
+                edit("x: '1'", "x: same"),
+                edit("x: '1'", "x: same"),
+                Want::Merged(edit("x: '1'", "x: same")),
+            ),
+            (
+                "a key added by the user, one removed by the render",
+                BASE.to_string(),
+                format!("{BASE}  z: added\n"),
+                edit("  y: '1'\n", ""),
+                Want::Merged(format!("{}  z: added\n", edit("  y: '1'\n", ""))),
+            ),
+            (
+                "documents matched by identity, not position",
+                format!("{BASE}---\n{OTHER}"),
+                format!("{OTHER}---\n{}", edit("x: '1'", "x: mine")),
+                format!("{BASE}---\n{}", OTHER.replace("k: v", "k: w")),
+                Want::Merged(format!(
+                    "{}---\n{}",
+                    OTHER.replace("k: v", "k: w"),
+                    edit("x: '1'", "x: mine")
+                )),
+            ),
+            (
+                "lists are compared whole",
+                format!("{BASE}  l: [a, b]\n"),
+                format!("{BASE}  l: [a, b, mine]\n"),
+                format!("{BASE}  l: [a, b, new]\n"),
+                Want::Conflicts(&["ConfigMap/a (v1): data.l"]),
+            ),
+            (
+                "the user's file no longer YAML",
+                BASE.to_string(),
+                "data: [\n".to_string(),
+                BASE.to_string(),
+                Want::Conflicts(&[]),
+            ),
+        ];
+        for (what, base, ours, theirs, want) in cases {
+            match (merge(&base, &ours, &theirs), want) {
+                (Ok(merged), Want::Merged(want)) => {
+                    let docs = |text: &str| -> Vec<Value> {
+                        crate::yaml::documents(text)
+                            .into_iter()
+                            .map(Result::unwrap)
+                            .collect()
+                    };
+                    assert_eq!(docs(&merged), docs(&want), "{what}:\n{merged}");
+                }
+                (Err(got), Want::Conflicts([])) => {
+                    assert!(got[0].contains("not valid YAML"), "{what}: {got:?}");
+                }
+                (Err(got), Want::Conflicts(want)) => assert_eq!(got, want, "{what}"),
+                (Ok(merged), Want::Conflicts(want)) => {
+                    panic!("{what}: merged, want conflicts {want:?}:\n{merged}")
+                }
+                (Err(got), Want::Merged(_)) => panic!("{what}: conflicts {got:?}"),
+            }
+        }
     }
 }

@@ -518,3 +518,115 @@ fn describe_failure(component: &str, error: &CallError) -> String {
 /// How much of a failed component's output an error shows.
 const LOG_LINES: usize = 20;
 const LOG_LINE_CHARS: usize = 200;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::Phase;
+
+    fn failure(failure: Failure, log: &str) -> ComponentFailure {
+        ComponentFailure {
+            component: "loki".into(),
+            error: CallError {
+                failure,
+                log: log.into(),
+            },
+        }
+    }
+
+    #[test]
+    fn failures_name_the_component_and_show_the_end_of_its_output() {
+        let many: String = (1..=30).map(|i| format!("line {i}\n")).collect();
+        let long = format!("{}\n", "y".repeat(500));
+        let cut = format!("  | {}...", "y".repeat(LOG_LINE_CHARS));
+        let uncut = "y".repeat(LOG_LINE_CHARS + 1);
+        let cases = [
+            (
+                "a deadline, nothing printed",
+                failure(
+                    Failure::Deadline {
+                        phase: Phase::Render,
+                        limit: std::time::Duration::from_secs(10),
+                    },
+                    "",
+                ),
+                vec!["component \"loki\": exceeded the 10s render deadline"],
+                vec!["its output"],
+            ),
+            (
+                "rejected values, each with its field",
+                failure(
+                    Failure::InvalidConfig(vec![Diagnostic {
+                        severity: Severity::Error,
+                        message: "must be positive".into(),
+                        field: Some("replicas".into()),
+                        file: None,
+                    }]),
+                    "",
+                ),
+                vec![
+                    "component \"loki\": rejected its configuration",
+                    "\n  - loki.replicas: must be positive",
+                ],
+                vec![],
+            ),
+            (
+                "a long log: the last lines, counted",
+                failure(
+                    Failure::Failed {
+                        phase: Phase::Facts,
+                        message: "boom".into(),
+                    },
+                    &many,
+                ),
+                vec![
+                    "failed during facts: boom",
+                    "its output (last 20 of 30 lines):",
+                    "  | line 30",
+                    "  | line 11",
+                ],
+                vec!["  | line 10\n"],
+            ),
+            (
+                "a long line, cut",
+                failure(Failure::Output("too big".into()), &long),
+                vec![cut.as_str()],
+                vec![uncut.as_str()],
+            ),
+        ];
+        for (what, failure, has, lacks) in cases {
+            let text = failure.to_string();
+            for part in has {
+                assert!(text.contains(part), "{what}: no {part:?} in\n{text}");
+            }
+            for part in lacks {
+                assert!(!text.contains(part), "{what}: {part:?} in\n{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_invalid_value_is_listed_under_its_field() {
+        let violation = |field: &str, message: &str| Violation {
+            field: field.into(),
+            message: message.into(),
+        };
+        let err = RenderError::Values(vec![
+            (
+                "app".into(),
+                ValuesError::Invalid(vec![
+                    violation("replicas", "must be an integer"),
+                    violation("", "unknown field \"x\""),
+                ]),
+            ),
+            (
+                "db".into(),
+                ValuesError::Invalid(vec![violation("size", "too large")]),
+            ),
+        ]);
+        assert_eq!(
+            err.to_string(),
+            "invalid values:\n  - app.replicas: must be an integer\n  - app: unknown field \"x\"\n  - db.size: too large"
+        );
+    }
+}

@@ -229,10 +229,10 @@ pub struct Project {
 impl Project {
     pub fn load(config_path: &Path) -> anyhow::Result<Self> {
         let text = crate::files::read_text_bounded(config_path, MAX_CONFIG)
-            .and_then(|text| text.ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound)))
+            .with_context(|| format!("cannot read {}", config_path.display()))?
             .with_context(|| {
                 format!(
-                    "cannot read {}; run `cairn init SOURCE` to create one, or pass --config",
+                    "{} does not exist; run `cairn init SOURCE` to create one, or pass --config",
                     config_path.display()
                 )
             })?;
@@ -282,4 +282,186 @@ pub fn did_you_mean(word: &str, candidates: &[&str]) -> String {
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| format!(" (did you mean {c:?}?)"))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_cairn_yaml_or_says_what_is_wrong() {
+        // (what, cairn.yaml, Ok(output) or Err(part of the message))
+        let cases: &[(&str, &str, Result<&str, &str>)] = &[
+            ("minimal", "stack: {source: ./s}\n", Ok(".")),
+            (
+                "output and values",
+                "stack: {source: ./s, version: ^1}\noutput: clusters/prod\nvalues:\n  app: {enabled: false}\n  other:\n",
+                Ok("clusters/prod"),
+            ),
+            (
+                "unknown key",
+                "stack: {source: ./s}\nvalue: {}\n",
+                Err("cairn.yaml is not a valid cairn.yaml"),
+            ),
+            (
+                "output outside",
+                "stack: {source: ./s}\noutput: ../elsewhere\n",
+                Err("output \"../elsewhere\" must be a relative path inside"),
+            ),
+            (
+                "absolute output",
+                "stack: {source: ./s}\noutput: /etc\n",
+                Err("must be a relative path inside"),
+            ),
+            (
+                "values not a mapping",
+                "stack: {source: ./s}\nvalues:\n  app: [1]\n",
+                Err("values.app must be a mapping"),
+            ),
+            (
+                "enabled not a bool",
+                "stack: {source: ./s}\nvalues:\n  app: {enabled: 'yes'}\n",
+                Err("values.app.enabled must be true or false"),
+            ),
+            (
+                "bad flux interval",
+                "stack: {source: ./s}\nflux: {interval: soon}\n",
+                Err("flux.interval"),
+            ),
+            (
+                "bad flux source kind",
+                "stack: {source: ./s}\nflux: {sourceRef: {kind: HelmRepository, name: x}}\n",
+                Err("is not a Flux source kind"),
+            ),
+            (
+                "flux path escaping",
+                "stack: {source: ./s}\nflux: {path: ../x}\n",
+                Err("flux.path"),
+            ),
+            (
+                "anchors are refused",
+                "stack: &s {source: ./s}\nother: *s\n",
+                Err("cairn.yaml is not a valid cairn.yaml"),
+            ),
+        ];
+        for (what, text, want) in cases {
+            let got = UserConfig::parse(text, "cairn.yaml");
+            match (got, want) {
+                (Ok(config), Ok(output)) => assert_eq!(config.output, *output, "{what}"),
+                (Err(err), Err(part)) => {
+                    let err = format!("{err:#}");
+                    assert!(err.contains(part), "{what}: {err}");
+                }
+                (Ok(_), Err(part)) => panic!("{what}: accepted, want an error with {part:?}"),
+                (Err(err), Ok(_)) => panic!("{what}: {err:#}"),
+            }
+        }
+    }
+
+    #[test]
+    fn parses_stack_yaml_or_says_what_is_wrong() {
+        let component = |name: &str, path: &str| {
+            format!(
+                "  - name: {name}\n    path: {path}\n    sha256: {}\n",
+                "0".repeat(64)
+            )
+        };
+        let cases: Vec<(&str, String, Result<usize, &str>)> = vec![
+            (
+                "two components",
+                format!(
+                    "name: s\ncomponents:\n{}{}",
+                    component("a", "a.wasm"),
+                    component("b", "c/b.wasm")
+                ),
+                Ok(2),
+            ),
+            (
+                "a bad name",
+                format!("name: s\ncomponents:\n{}", component("A_b", "a.wasm")),
+                Err("component name \"A_b\" must be lower-case"),
+            ),
+            (
+                "listed twice",
+                format!(
+                    "name: s\ncomponents:\n{}{}",
+                    component("a", "a.wasm"),
+                    component("a", "b.wasm")
+                ),
+                Err("component \"a\" is listed twice"),
+            ),
+            (
+                "a path outside the stack",
+                format!("name: s\ncomponents:\n{}", component("a", "../a.wasm")),
+                Err("must stay inside the stack"),
+            ),
+            (
+                "an absolute path",
+                format!("name: s\ncomponents:\n{}", component("a", "/a.wasm")),
+                Err("must stay inside the stack"),
+            ),
+        ];
+        for (what, text, want) in cases {
+            let got = StackDefinition::parse(&text, "stack.yaml");
+            match (got, want) {
+                (Ok(def), Ok(n)) => assert_eq!(def.components.len(), n, "{what}"),
+                (Err(err), Err(part)) => {
+                    let err = format!("{err:#}");
+                    assert!(err.contains(part), "{what}: {err}");
+                }
+                (Ok(_), Err(part)) => panic!("{what}: accepted, want an error with {part:?}"),
+                (Err(err), Ok(_)) => panic!("{what}: {err:#}"),
+            }
+        }
+    }
+
+    #[test]
+    fn parses_the_lock_or_says_what_is_wrong() {
+        let sha = "a".repeat(64);
+        let cases: Vec<(&str, String, Result<usize, &str>)> = vec![
+            (
+                "files",
+                format!(
+                    "lockVersion: {}\nfiles:\n  app/a.yaml: {sha}\n",
+                    Lock::VERSION
+                ),
+                Ok(1),
+            ),
+            (
+                "a path outside the output",
+                format!("lockVersion: {}\nfiles:\n  ../../x: {sha}\n", Lock::VERSION),
+                Err("is written by cairn only"),
+            ),
+            (
+                "not a sha256",
+                format!(
+                    "lockVersion: {}\nfiles:\n  app/a.yaml: nope\n",
+                    Lock::VERSION
+                ),
+                Err("\"nope\" is not a sha256"),
+            ),
+            (
+                "a newer lock",
+                format!("lockVersion: {}\n", Lock::VERSION + 1),
+                Err("upgrade cairn"),
+            ),
+            (
+                "not YAML cairn wrote",
+                "lockVersion: [\n".to_string(),
+                Err("is corrupt; restore it from git"),
+            ),
+        ];
+        for (what, text, want) in cases {
+            let got = Lock::parse(&text, Path::new("cairn.lock"));
+            match (got, want) {
+                (Ok(lock), Ok(n)) => assert_eq!(lock.files.len(), n, "{what}"),
+                (Err(err), Err(part)) => {
+                    let err = format!("{err:#}");
+                    assert!(err.contains(part), "{what}: {err}");
+                }
+                (Ok(_), Err(part)) => panic!("{what}: accepted, want an error with {part:?}"),
+                (Err(err), Ok(_)) => panic!("{what}: {err:#}"),
+            }
+        }
+    }
 }

@@ -708,3 +708,92 @@ impl Drop for EpochTicker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use contract::{RawDecl, RawMetadata};
+
+    fn raw() -> RawMetadata {
+        RawMetadata {
+            name: "app".into(),
+            version: "1.0.0".into(),
+            title: "App".into(),
+            description: "An app".into(),
+            category: "apps".into(),
+            readme: String::new(),
+            config_schema: r#"{"type": "object"}"#.into(),
+            provides: Vec::new(),
+            reads: Vec::new(),
+            crd_groups: Vec::new(),
+        }
+    }
+
+    fn decl(key: &str) -> RawDecl {
+        RawDecl {
+            key: key.into(),
+            description: "d".into(),
+            required: false,
+            wait: false,
+        }
+    }
+
+    #[test]
+    fn metadata_is_checked_and_its_texts_bounded() {
+        // (what, change to a valid describe, Ok or part of the error)
+        type Change = fn(&mut RawMetadata);
+        let cases: &[(&str, Change, Result<(), &str>)] = &[
+            ("valid", |_| {}, Ok(())),
+            (
+                "bad name",
+                |m| m.name = "App_1".into(),
+                Err("name \"App_1\""),
+            ),
+            (
+                "schema not JSON",
+                |m| m.config_schema = "{".into(),
+                Err("config-schema is not JSON"),
+            ),
+            (
+                "schema too large",
+                |m| m.config_schema = " ".repeat(crate::values::MAX_SCHEMA_BYTES + 1),
+                Err("more than the"),
+            ),
+            (
+                "bad fact key",
+                |m| m.provides = vec![decl("Not A Key")],
+                Err("fact key \"Not A Key\""),
+            ),
+            (
+                "too many facts",
+                |m| m.reads = (0..=MAX_FACT_DECLS).map(|_| decl("a.b")).collect(),
+                Err("read facts, more than"),
+            ),
+            (
+                "bad CRD group",
+                |m| m.crd_groups = vec!["Not/A.Group".into()],
+                Err("is not an API group"),
+            ),
+        ];
+        for (what, change, want) in cases {
+            let mut meta = raw();
+            change(&mut meta);
+            match (Metadata::from_raw(meta), want) {
+                (Ok(_), Ok(())) => {}
+                (Err(err), Err(part)) => assert!(err.contains(part), "{what}: {err}"),
+                (Ok(_), Err(part)) => panic!("{what}: accepted, want {part:?}"),
+                (Err(err), Ok(())) => panic!("{what}: {err}"),
+            }
+        }
+    }
+
+    #[test]
+    fn texts_that_reach_comments_and_terminals_are_one_line() {
+        let mut meta = raw();
+        meta.description = "line one\nvalues:\n  injected: true".into();
+        meta.title = "x".repeat(1000);
+        let meta = Metadata::from_raw(meta).unwrap();
+        assert!(!meta.description.contains('\n'), "{}", meta.description);
+        assert_eq!(meta.title, format!("{}...", "x".repeat(80)));
+    }
+}

@@ -1,7 +1,7 @@
 //! The authoring workflow: components scaffolded in each language build,
 //! render in the sandbox and pass their own fixtures out of the box.
 
-mod support;
+use crate::support;
 
 use support::{World, root, stderr, stdout};
 
@@ -10,7 +10,6 @@ use support::{World, root, stderr, stdout};
 fn cairn(world: &World, args: &[&str]) -> assert_cmd::Command {
     let mut cmd = world.cairn();
     cmd.args(args)
-        .env("XDG_CACHE_HOME", support::shared_cache())
         .env("CARGO_NET_OFFLINE", "true")
         .env("CARGO_TARGET_DIR", root().join("target/scaffold"))
         .env(

@@ -4,7 +4,7 @@
 //! and checked with OpenSSH's and age's own tools, idempotence, and the
 //! wiring with `generate`.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -46,7 +46,6 @@ fn bootstrap(world: &World, dir: &Path, extra: &[&str]) -> assert_cmd::Command {
         cmd.args(["--url", URL]);
     }
     cmd.args(extra)
-        .env("XDG_CACHE_HOME", support::shared_cache())
         // No `flux` CLI of the machine's: sources are chosen explicitly.
         .env("PATH", "/usr/bin:/bin");
     cmd
@@ -118,9 +117,7 @@ fn writes_the_flux_files_golden_and_valid_against_fluxs_crds() {
         "{components}"
     );
 
-    let Some(schemas) = support::shared_schemas() else {
-        return;
-    };
+    let schemas = support::shared_schemas();
     let crds = cairn::crd::load_dir(&schemas.join("flux")).unwrap();
     let objects = cairn::crd::objects(&read(&flux.join("gotk-sync.yaml")));
     assert_eq!(objects.len(), 2);
@@ -420,7 +417,7 @@ fn serve(files: Arc<Mutex<Vec<(String, String)>>>) -> String {
 
 #[test]
 fn downloads_are_cached_pinned_in_the_lock_and_upgrades_touch_only_the_manifests() {
-    let world = World::new();
+    let world = World::isolated();
     let dir = repo(&world, "");
     let v294 = read(&fixture());
     let v293 = v294.replace("v2.9.4", "v2.9.3");
@@ -431,8 +428,7 @@ fn downloads_are_cached_pinned_in_the_lock_and_upgrades_touch_only_the_manifests
     let base = serve(files.clone());
     let download = |world: &World, args: &[&str]| {
         let mut cmd = bootstrap(world, &dir, args);
-        cmd.env("XDG_CACHE_HOME", world.cache_dir())
-            .env("CAIRN_FLUX_RELEASES_URL", &base);
+        cmd.env("CAIRN_FLUX_RELEASES_URL", &base);
         cmd
     };
 
@@ -509,11 +505,7 @@ fn generate_lists_flux_system_and_refuses_a_competing_sync() {
         &["--flux-manifests", manifests.to_str().unwrap()],
     ));
     let cluster = dir.join("clusters/demo");
-    let generate = |world: &World| {
-        let mut cmd = world.cairn_in(&cluster, &["generate"]);
-        cmd.env("XDG_CACHE_HOME", support::shared_cache());
-        cmd
-    };
+    let generate = |world: &World| world.cairn_in(&cluster, &["generate"]);
     let err = fails(generate(&world));
     assert!(
         err.contains("component \"flux-sync\"")
@@ -544,9 +536,7 @@ fn generate_lists_flux_system_and_refuses_a_competing_sync() {
     );
     // Bootstrap's lock record survives generate, and status shows it.
     assert!(read(&cluster.join("cairn.lock")).contains("flux:\n  version: 2.9.4"));
-    let mut cmd = world.cairn_in(&cluster, &["status"]);
-    cmd.env("XDG_CACHE_HOME", support::shared_cache());
-    let status = ok(cmd);
+    let status = ok(world.cairn_in(&cluster, &["status"]));
     assert!(
         status.contains("flux:       2.9.4 (from file)")
             && status.contains("secrets:    0 sealed for 1 age recipients"),
@@ -554,18 +544,17 @@ fn generate_lists_flux_system_and_refuses_a_competing_sync() {
     );
 
     // lint checks bootstrap's sync against Flux's CRDs with the rest.
-    if let Some(schemas) = support::shared_schemas() {
+    {
+        let schemas = support::shared_schemas();
         let mut cmd = world.cairn_in(&cluster, &["lint", "--schemas"]);
-        cmd.arg(&schemas)
-            .env("XDG_CACHE_HOME", support::shared_cache());
+        cmd.arg(&schemas);
         let out = ok(cmd);
         assert!(out.contains(", 0 problems"), "{out}");
         let mut broken = read(&cluster.join("flux-system/gotk-sync.yaml"));
         broken = broken.replace("  prune: true\n", "  prune: yes-please\n");
         std::fs::write(cluster.join("flux-system/gotk-sync.yaml"), &broken).unwrap();
         let mut cmd = world.cairn_in(&cluster, &["lint", "--schemas"]);
-        cmd.arg(&schemas)
-            .env("XDG_CACHE_HOME", support::shared_cache());
+        cmd.arg(&schemas);
         let output = cmd.output().unwrap();
         assert_eq!(output.status.code(), Some(1));
         assert!(
@@ -640,9 +629,7 @@ fn an_output_in_a_subdirectory_is_wired_into_a_root_kustomization_bootstrap_keep
         "{text}"
     );
 
-    let mut cmd = world.cairn_in(&cluster, &["generate"]);
-    cmd.env("XDG_CACHE_HOME", support::shared_cache());
-    ok(cmd);
+    ok(world.cairn_in(&cluster, &["generate"]));
     assert!(!read(&cluster.join("stack/kustomization.yaml")).contains("flux-system"));
 }
 

@@ -5,12 +5,12 @@
 //! panic and quickly. `make fuzz` runs the same targets under libFuzzer,
 //! coverage-guided and for longer.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
 /// Time for each target, and the most one input may take.
-const PER_TARGET: Duration = Duration::from_millis(1500);
+const PER_TARGET: Duration = Duration::from_millis(500);
 const PER_INPUT: Duration = Duration::from_secs(2);
 
 /// Tokens that make parsers take other paths.

@@ -5,7 +5,7 @@
 //! and nothing is read, written, renamed or deleted outside the output.
 //! docs/security.md lists which test covers which threat.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 
@@ -509,7 +509,7 @@ fn a_hostile_stack_definition_is_refused() {
 
 #[test]
 fn cache_entries_sealed_with_another_key_are_never_loaded() {
-    let world = World::new();
+    let world = World::isolated();
     let values = world.write("values.yaml", "{}");
     let render = |data: &Path| {
         let mut cmd = world.cairn_process(

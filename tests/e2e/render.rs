@@ -1,6 +1,6 @@
 //! `cairn render` and `cairn inspect` with the real first-party components.
 
-mod support;
+use crate::support;
 
 use support::{World, read_tree, stderr, stdout, tree_text};
 
@@ -41,7 +41,7 @@ fn renders_both_components_with_facts_flowing() {
 
 #[test]
 fn output_is_identical_across_runs_and_cache_states() {
-    let world = World::new();
+    let world = World::isolated();
     let components = ["gateway", "cert-manager"];
     world.render(VALUES, "cold", &components).assert().success();
     world.render(VALUES, "warm", &components).assert().success();
@@ -58,7 +58,7 @@ fn output_is_identical_across_runs_and_cache_states() {
 
 #[test]
 fn compiled_components_are_cached_and_corrupt_entries_recompiled() {
-    let world = World::new();
+    let world = World::isolated();
     world
         .render(VALUES, "out", &["gateway", "cert-manager"])
         .assert()
@@ -89,7 +89,7 @@ fn compiled_components_are_cached_and_corrupt_entries_recompiled() {
 
 #[test]
 fn descriptions_are_kept_with_the_compiled_code_and_only_authentic_ones_used() {
-    let world = World::new();
+    let world = World::isolated();
     world
         .render(VALUES, "out", &["gateway", "cert-manager"])
         .assert()

@@ -1,7 +1,7 @@
 //! Hostile components, each built from source in plugins/fixtures/: every one
 //! is stopped with a clear error, and nothing is written.
 
-mod support;
+use crate::support;
 
 use support::{World, read_tree, stderr};
 

@@ -1,8 +1,6 @@
 //! Shared by the end-to-end tests: the real `cairn` binary, the real
 //! components built by `make plugins`, and temp dirs.
 
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -29,24 +27,39 @@ pub fn wasm(name: &str) -> PathBuf {
     path
 }
 
-/// A test's own world: a temp dir with its own compiled-component cache.
+/// A test's own world: a temp dir, its own config directory, and the user
+/// cache cairn runs with.
 pub struct World {
     pub dir: tempfile::TempDir,
+    cache: PathBuf,
 }
 
 impl World {
+    /// A world sharing the tests' user cache (compiled components, clones,
+    /// merge bases): each component is compiled once per build, not once
+    /// per test. For tests that are not about the cache.
     pub fn new() -> Self {
         Self {
             dir: tempfile::tempdir().unwrap(),
+            cache: shared_cache(),
         }
+    }
+
+    /// A world with a cache of its own, empty at first: for tests that
+    /// look into the cache, damage it or need it cold.
+    pub fn isolated() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        Self { dir, cache }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
 
+    /// `$XDG_CACHE_HOME` for this world's cairn.
     pub fn cache_dir(&self) -> PathBuf {
-        self.path("cache")
+        self.cache.clone()
     }
 
     /// The test's own config directory, where bootstrap keeps keys.
@@ -142,12 +155,9 @@ pub fn tree_text(dir: &Path) -> String {
         .collect()
 }
 
-/// What a process did, and what it cost.
+/// What a process did, within its bounds.
 pub struct Bounded {
     pub output: std::process::Output,
-    pub elapsed: std::time::Duration,
-    /// Peak resident set size, in MiB.
-    pub peak_mib: u64,
 }
 
 /// Runs `cmd`, killing it after `seconds`, and asserts that it finished in
@@ -193,7 +203,6 @@ pub fn bounded(mut cmd: std::process::Command, seconds: u64, mib: u64) -> Bounde
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
-    let elapsed = started.elapsed();
     let output = std::process::Output {
         status: std::process::ExitStatus::from_raw(status),
         stdout: out_thread.join().unwrap(),
@@ -210,11 +219,7 @@ pub fn bounded(mut cmd: std::process::Command, seconds: u64, mib: u64) -> Bounde
         "cairn {:?} used {peak_mib} MiB, more than {mib}",
         cmd.get_args().collect::<Vec<_>>()
     );
-    Bounded {
-        output,
-        elapsed,
-        peak_mib,
-    }
+    Bounded { output }
 }
 
 pub fn stderr(output: &std::process::Output) -> String {
@@ -395,8 +400,8 @@ pub fn test_data_dir() -> PathBuf {
     root().join("target/test-data")
 }
 
-/// A compiled-component cache shared by the tests that load the large
-/// JavaScript and Python components, so each is compiled once per build.
+/// The user cache the tests share (see [`World::new`]); its cache key is in
+/// [`test_data_dir`], so entries verify across tests.
 pub fn shared_cache() -> PathBuf {
     root().join("target/test-cache")
 }
@@ -412,18 +417,16 @@ pub fn py_tool(name: &str) -> PathBuf {
     path
 }
 
-/// The real Flux and cert-manager CRDs in `../shared/schemas`, or `None`
-/// (saying so) where that directory is absent.
-pub fn shared_schemas() -> Option<PathBuf> {
+/// The real Flux, cert-manager, Gateway API and Envoy Gateway CRDs in
+/// `../shared/schemas`. A test that needs them fails without them.
+pub fn shared_schemas() -> PathBuf {
     let schemas = root().join("../shared/schemas");
-    if !schemas.exists() {
-        eprintln!(
-            "skipped: {} is absent, so there are no CRD schemas to validate against",
-            schemas.display()
-        );
-        return None;
-    }
-    Some(schemas)
+    assert!(
+        schemas.join("flux").is_dir(),
+        "{} is missing: the CRD schemas the tests validate against (Flux, cert-manager, Gateway API, Envoy Gateway) are expected there",
+        schemas.display()
+    );
+    schemas
 }
 
 /// A program the tests need from the system, by name.

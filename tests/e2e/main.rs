@@ -1,0 +1,17 @@
+//! The end-to-end tests: the real `cairn` binary against real components
+//! built from plugins/, real git repositories in temp dirs, and real
+//! clients (kubectl, age, Flux's CRDs). One test binary, so the support
+//! code is compiled once and the tests share one compiled-component cache.
+
+mod support;
+
+mod author;
+mod bootstrap;
+mod fuzz;
+mod hostile;
+mod json;
+mod reference;
+mod render;
+mod sandbox;
+mod secrets;
+mod stack;

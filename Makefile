@@ -69,7 +69,7 @@ bench: stack $(TOOLS)/helm system-tools
 	python3 tests/bench/bench.py --cairn $(CAIRN_RELEASE) --helm $(TOOLS)/helm --wasm $(WASM_DIR) --reference $(REFERENCE)
 
 ## Coverage-guided fuzzing of every parser of untrusted input (the same
-## targets `make test` runs briefly in tests/fuzz.rs). cargo-fuzz drives
+## targets `make test` runs briefly in tests/e2e/fuzz.rs). cargo-fuzz drives
 ## libFuzzer; RUSTC_BOOTSTRAP lets the stable toolchain take its flags.
 FUZZ_SECONDS ?= 120
 FUZZ_TARGETS := output journal lock cairn_yaml stack_yaml schema merge

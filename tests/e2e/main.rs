@@ -15,3 +15,4 @@ mod render;
 mod sandbox;
 mod secrets;
 mod stack;
+mod workspace;

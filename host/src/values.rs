@@ -63,19 +63,81 @@ pub fn prepare(schema: &Value, values: Option<&Value>) -> Result<Value, ValuesEr
         Some(v) => v.clone(),
     };
     Defaults::new(schema).apply(schema, &mut values, false)?;
-    let mut violations: Vec<Violation> = validator
-        .iter_errors(&values)
-        .map(|err| Violation {
-            field: dotted(err.instance_path().iter()),
-            message: err.to_string(),
-        })
-        .collect();
+    let mut violations: Vec<Violation> = Vec::new();
+    for err in validator.iter_errors(&values) {
+        let field = dotted(err.instance_path().iter());
+        match err.kind() {
+            // One violation per unknown key, at the key, with the options
+            // that are there: a typo is the usual cause.
+            jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
+                let known = properties_at(schema, err.instance_path().iter());
+                for key in unexpected {
+                    let names: Vec<&str> = known.iter().map(String::as_str).collect();
+                    violations.push(Violation {
+                        field: if field.is_empty() {
+                            key.clone()
+                        } else {
+                            format!("{field}.{key}")
+                        },
+                        message: format!(
+                            "unknown option{}; the options here are: {}",
+                            closest(key, &names)
+                                .map(|c| format!(" (did you mean {c:?}?)"))
+                                .unwrap_or_default(),
+                            if names.is_empty() {
+                                "none".to_string()
+                            } else {
+                                names.join(", ")
+                            }
+                        ),
+                    });
+                }
+            }
+            _ => violations.push(Violation {
+                field,
+                message: err.to_string(),
+            }),
+        }
+    }
     if violations.is_empty() {
         return Ok(values);
     }
     violations.sort_by(|a, b| a.field.cmp(&b.field).then(a.message.cmp(&b.message)));
     violations.dedup();
     Err(ValuesError::Invalid(violations))
+}
+
+/// The property names the schema allows at `path` (following
+/// `properties`, `additionalProperties`, `items` and local `$ref`s).
+fn properties_at<'a>(root: &Value, path: impl Iterator<Item = LocationSegment<'a>>) -> Vec<String> {
+    let mut at = resolve(root, root, 0);
+    for segment in path {
+        let next = match segment {
+            LocationSegment::Property(name) => at
+                .get("properties")
+                .and_then(|p| p.get(name.as_ref()))
+                .or_else(|| at.get("additionalProperties").filter(|a| a.is_object())),
+            LocationSegment::Index(_) => at.get("items"),
+        };
+        match next {
+            Some(next) => at = resolve(root, next, 0),
+            None => return Vec::new(),
+        }
+    }
+    at.get("properties")
+        .and_then(Value::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// The candidate closest to `word`, when one is close enough to be a typo.
+pub fn closest<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(word, c), *c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
 }
 
 /// Whether a (resolved) schema marks its value secret: `writeOnly: true`
@@ -156,6 +218,137 @@ pub fn top_level_secrets(schema: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// One top-level option of a component, as its schema documents it: what
+/// `init` and `update` write beside it in cairn.yaml, and `show` lists.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OptionDoc {
+    pub name: String,
+    /// The schema's `description` (or `title`), as written.
+    pub description: String,
+    /// What it takes: `string`, `integer, at least 1`, `one of: a, b`, ...
+    pub kind: String,
+    /// The value used when none is given (secret fields never have one).
+    pub default: Option<Value>,
+    pub required: bool,
+    /// Given as a reference (`{env: NAME}`, ...), never as a value.
+    pub secret: bool,
+}
+
+/// The top-level options of `schema`, in schema order.
+pub fn options(schema: &Value) -> Vec<OptionDoc> {
+    let root = resolve(schema, schema, 0);
+    let defaults = defaults(schema).unwrap_or(Value::Null);
+    let required: Vec<&str> = root
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let Some(properties) = root.get("properties").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    properties
+        .iter()
+        .map(|(name, property)| {
+            let resolved = resolve(schema, property, 0);
+            let text = |key: &str| {
+                property
+                    .get(key)
+                    .or_else(|| resolved.get(key))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            };
+            let secret = is_secret(property) || is_secret(resolved);
+            OptionDoc {
+                name: name.clone(),
+                description: text("description")
+                    .or_else(|| text("title"))
+                    .unwrap_or_default(),
+                kind: kind_of(schema, resolved, 0),
+                default: if secret {
+                    None
+                } else {
+                    defaults.get(name).cloned()
+                },
+                required: required.contains(&name.as_str()),
+                secret,
+            }
+        })
+        .collect()
+}
+
+/// What a schema takes, in words.
+fn kind_of(root: &Value, schema: &Value, depth: usize) -> String {
+    let schema = resolve(root, schema, 0);
+    if depth > 4 {
+        return "value".into();
+    }
+    if let Some(values) = schema.get("enum").and_then(Value::as_array) {
+        let shown: Vec<String> = values.iter().map(short).collect();
+        return format!("one of: {}", shown.join(", "));
+    }
+    if let Some(value) = schema.get("const") {
+        return format!("exactly {}", short(value));
+    }
+    for keyword in ["anyOf", "oneOf"] {
+        if let Some(alternatives) = schema.get(keyword).and_then(Value::as_array) {
+            let kinds: Vec<String> = alternatives
+                .iter()
+                .map(|a| kind_of(root, a, depth + 1))
+                .collect();
+            return kinds.join(" or ");
+        }
+    }
+    let types: Vec<&str> = match schema.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ if schema.get("properties").is_some() => vec!["object"],
+        _ => vec![],
+    };
+    if types.is_empty() {
+        return "value".into();
+    }
+    let described: Vec<String> = types
+        .iter()
+        .map(|t| match *t {
+            "integer" | "number" => {
+                let mut out = (*t).to_string();
+                if let Some(min) = schema.get("minimum") {
+                    out.push_str(&format!(", at least {min}"));
+                }
+                if let Some(max) = schema.get("maximum") {
+                    out.push_str(&format!(", at most {max}"));
+                }
+                out
+            }
+            "string" => match schema.get("format").and_then(Value::as_str) {
+                Some(format) if format != "password" => format!("string ({format})"),
+                _ => "string".into(),
+            },
+            "array" => match schema.get("items") {
+                Some(items) => format!("list of {}", kind_of(root, items, depth + 1)),
+                None => "list".into(),
+            },
+            "object" => match schema.get("additionalProperties") {
+                Some(Value::Object(_)) if schema.get("properties").is_none() => format!(
+                    "mapping of {}",
+                    kind_of(root, &schema["additionalProperties"], depth + 1)
+                ),
+                _ => "mapping".into(),
+            },
+            other => other.to_string(),
+        })
+        .collect();
+    described.join(" or ")
+}
+
+/// A value as it reads in a line of text.
+fn short(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// Every default the schema declares, for an empty configuration (secret
@@ -502,17 +695,21 @@ mod tests {
 
     #[test]
     fn reports_every_violation_with_its_path() {
-        let bad = json!({"replicas": 0, "issuer": {"email": "nope"}, "hosts": ["ok", "-bad-"], "extra": 1});
+        let bad = json!({"replicas": 0, "issuer": {"email": "nope"}, "hosts": ["ok", "-bad-"], "replica": 1});
         let ValuesError::Invalid(violations) = prepare(&schema(), Some(&bad)).unwrap_err() else {
             panic!("expected violations");
         };
         let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
         assert_eq!(
             fields,
-            ["", "hosts[1]", "issuer.email", "replicas"],
+            ["hosts[1]", "issuer.email", "replica", "replicas"],
             "{violations:?}"
         );
-        assert!(violations[0].message.contains("extra"), "{violations:?}");
+        // An unknown key is named where it is, with the likely typo.
+        assert_eq!(
+            violations[2].message,
+            "unknown option (did you mean \"replicas\"?); the options here are: hosts, issuer, mode, replicas"
+        );
     }
 
     #[test]

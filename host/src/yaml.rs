@@ -104,6 +104,7 @@ pub fn check(text: &str) -> Result<(), Error> {
                 tag,
                 collection,
                 merge_key,
+                ..
             } => {
                 if *anchor {
                     return Err(Error::Feature {
@@ -180,6 +181,82 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, Error> {
     serde_yaml::from_str(text).map_err(|e| Error::from_serde(&e))
 }
 
+/// The line of every key of the first document of `text`, by its dotted
+/// path (`values.app.replicas`, `hosts[2]`), for messages that point into a
+/// file. Text that fails [`check`] has none.
+pub fn key_lines(text: &str) -> std::collections::BTreeMap<String, usize> {
+    let mut lines = std::collections::BTreeMap::new();
+    if check(text).is_err() {
+        return lines;
+    }
+    enum Frame {
+        /// The mapping's path, and its key awaiting a value.
+        Mapping(String, Option<String>),
+        /// The sequence's path, and the next item's index.
+        Sequence(String, usize),
+    }
+    let join = |path: &str, key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    let mut parser = Parser::keeping_scalars(text.as_bytes());
+    let mut frames: Vec<Frame> = Vec::new();
+    let mut documents = 0;
+    while let Ok(event) = parser.next() {
+        match event.kind {
+            Kind::StreamEnd => break,
+            Kind::Other if frames.is_empty() => {
+                documents += 1;
+                // Document start and end: stop after the first document.
+                if documents > 2 {
+                    break;
+                }
+            }
+            Kind::Other | Kind::Alias => {}
+            Kind::End => {
+                frames.pop();
+                if let Some(Frame::Mapping(_, key)) = frames.last_mut() {
+                    *key = None;
+                }
+            }
+            Kind::Node {
+                collection, scalar, ..
+            } => {
+                let path = match frames.last_mut() {
+                    None => String::new(),
+                    Some(Frame::Mapping(path, key @ None)) => {
+                        let name = scalar.unwrap_or_default();
+                        let full = join(path, &name);
+                        lines.entry(full).or_insert(event.line);
+                        *key = Some(name);
+                        continue;
+                    }
+                    Some(Frame::Mapping(path, key @ Some(_))) => {
+                        let full = join(path, key.as_deref().unwrap_or(""));
+                        *key = None;
+                        full
+                    }
+                    Some(Frame::Sequence(path, index)) => {
+                        let full = format!("{path}[{index}]");
+                        lines.entry(full.clone()).or_insert(event.line);
+                        *index += 1;
+                        full
+                    }
+                };
+                match collection {
+                    Some(true) => frames.push(Frame::Mapping(path, None)),
+                    Some(false) => frames.push(Frame::Sequence(path, 0)),
+                    None => {}
+                }
+            }
+        }
+    }
+    lines
+}
+
 /// One parser event, reduced to what [`check`] needs.
 struct Event {
     line: usize,
@@ -197,6 +274,9 @@ enum Kind {
         collection: Option<bool>,
         /// A scalar whose text is `<<`.
         merge_key: bool,
+        /// A scalar's text, when the parser keeps them (see
+        /// [`Parser::keeping_scalars`]).
+        scalar: Option<String>,
     },
     /// A sequence or mapping end.
     End,
@@ -209,6 +289,7 @@ enum Kind {
 struct Parser<'a> {
     parser: Box<MaybeUninit<unsafe_libyaml::yaml_parser_t>>,
     _input: &'a [u8],
+    keep_scalars: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -232,7 +313,15 @@ impl<'a> Parser<'a> {
         Self {
             parser: sys,
             _input: input,
+            keep_scalars: false,
         }
+    }
+
+    /// A parser whose scalar events carry their text (up to 256 bytes).
+    fn keeping_scalars(input: &'a [u8]) -> Self {
+        let mut parser = Self::new(input);
+        parser.keep_scalars = true;
+        parser
     }
 
     fn next(&mut self) -> Result<Event, Error> {
@@ -268,6 +357,9 @@ impl<'a> Parser<'a> {
                         tag: !s.tag.is_null(),
                         collection: None,
                         merge_key: text == b"<<",
+                        scalar: self.keep_scalars.then(|| {
+                            String::from_utf8_lossy(&text[..text.len().min(256)]).into_owned()
+                        }),
                     }
                 }
                 unsafe_libyaml::YAML_SEQUENCE_START_EVENT => {
@@ -277,6 +369,7 @@ impl<'a> Parser<'a> {
                         tag: !s.tag.is_null(),
                         collection: Some(false),
                         merge_key: false,
+                        scalar: None,
                     }
                 }
                 unsafe_libyaml::YAML_MAPPING_START_EVENT => {
@@ -286,6 +379,7 @@ impl<'a> Parser<'a> {
                         tag: !m.tag.is_null(),
                         collection: Some(true),
                         merge_key: false,
+                        scalar: None,
                     }
                 }
                 unsafe_libyaml::YAML_SEQUENCE_END_EVENT
@@ -326,6 +420,24 @@ impl fmt::Debug for Parser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_the_line_of_every_key() {
+        let text = "stack:\n  source: ./s\nvalues:\n  app:\n    enabled: true\n    hosts:\n      - a\n      - name: b\n  other: {x: 1}\n";
+        let lines = key_lines(text);
+        for (path, line) in [
+            ("stack", 1),
+            ("stack.source", 2),
+            ("values.app", 4),
+            ("values.app.enabled", 5),
+            ("values.app.hosts[0]", 7),
+            ("values.app.hosts[1].name", 8),
+            ("values.other.x", 9),
+        ] {
+            assert_eq!(lines.get(path), Some(&line), "{path}: {lines:?}");
+        }
+        assert!(key_lines("a: &x 1\n").is_empty());
+    }
 
     #[test]
     fn plain_manifests_pass() {

@@ -182,7 +182,7 @@ cert-manager:
     for expected in [
         "gateway.name: [\"two\"] is not of type \"string\"",
         "gateway.serviceType:",
-        "gateway: Additional properties are not allowed ('colour' was unexpected)",
+        "gateway.colour: unknown option; the options here are: chartVersion, className, domain",
         "cert-manager.issuer.email: \"not-an-email\" is not a \"email\"",
     ] {
         assert!(err.contains(expected), "missing {expected:?} in:\n{err}");

@@ -51,33 +51,47 @@ impl UserConfig {
     pub fn parse(text: &str, origin: &str) -> anyhow::Result<Self> {
         let config: UserConfig = crate::yaml::from_str(text)
             .with_context(|| format!("{origin} is not a valid cairn.yaml"))?;
+        // Every problem at once, so that one run shows all there is to fix.
+        let mut problems = Vec::new();
         let output = Path::new(&config.output);
         if output.is_absolute()
             || output
                 .components()
                 .any(|c| matches!(c, std::path::Component::ParentDir))
         {
-            bail!(
-                "{}: output {:?} must be a relative path inside the directory of cairn.yaml",
-                origin,
+            problems.push(format!(
+                "output {:?} must be a relative path inside the directory of cairn.yaml",
                 config.output
-            );
+            ));
         }
         for (name, values) in &config.values {
             if !(values.is_object() || values.is_null()) {
-                bail!(
-                    "{}: values.{name} must be a mapping of that component's values (e.g. `enabled: true`)",
-                    origin
-                );
+                problems.push(format!(
+                    "values.{name} must be a mapping of that component's values (e.g. `enabled: true`)"
+                ));
             }
             if let Some(enabled) = values.get("enabled")
                 && !enabled.is_boolean()
             {
-                bail!("{}: values.{name}.enabled must be true or false", origin);
+                problems.push(format!(
+                    "values.{name}.enabled must be true or false, not {enabled}"
+                ));
             }
         }
-        if let Some(flux) = &config.flux {
-            flux.check().map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+        if let Some(flux) = &config.flux
+            && let Err(e) = flux.check()
+        {
+            problems.push(e);
+        }
+        match problems.as_slice() {
+            [] => {}
+            [one] => bail!("{origin}: {one}"),
+            many => bail!(
+                "{origin}:{}",
+                many.iter()
+                    .map(|p| format!("\n  - {p}"))
+                    .collect::<String>()
+            ),
         }
         Ok(config)
     }
@@ -275,12 +289,8 @@ impl Project {
 
 /// ` (did you mean "x"?)` when one of `candidates` is close to `word`.
 pub fn did_you_mean(word: &str, candidates: &[&str]) -> String {
-    candidates
-        .iter()
-        .map(|c| (strsim::jaro_winkler(word, c), c))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| format!(" (did you mean {c:?}?)"))
+    crate::values::closest(word, candidates)
+        .map(|c| format!(" (did you mean {c:?}?)"))
         .unwrap_or_default()
 }
 
@@ -322,6 +332,13 @@ mod tests {
                 "enabled not a bool",
                 "stack: {source: ./s}\nvalues:\n  app: {enabled: 'yes'}\n",
                 Err("values.app.enabled must be true or false"),
+            ),
+            (
+                "every problem at once",
+                "stack: {source: ./s}\nvalues:\n  a: {enabled: 'false'}\n  b: {enabled: 'false'}\n",
+                Err(
+                    "cairn.yaml:\n  - values.a.enabled must be true or false, not \"false\"\n  - values.b.enabled",
+                ),
             ),
             (
                 "bad flux interval",

@@ -198,6 +198,10 @@ pub fn assemble(outputs: Vec<ComponentFiles>, limits: &Limits) -> Result<Tree, V
     let mut problems = Vec::new();
     let mut tree = Tree::new();
     let mut folded: BTreeMap<String, String> = BTreeMap::new();
+    // Where each object was first rendered: the same object from two files
+    // makes kustomize fail ("already registered id"), and from two
+    // components makes two Flux Kustomizations fight over it.
+    let mut objects: BTreeMap<(String, String, String, String), (String, String)> = BTreeMap::new();
     let mut dirs = Vec::new();
     for output in outputs {
         let component = output.component;
@@ -246,6 +250,26 @@ pub fn assemble(outputs: Vec<ComponentFiles>, limits: &Limits) -> Result<Tree, V
                 };
                 problems.push(problem(what));
                 continue;
+            }
+            for doc in crate::yaml::documents_checked(&content)
+                .into_iter()
+                .flatten()
+            {
+                let Some(key) = identity(&doc) else { continue };
+                let here = (component.clone(), full.clone());
+                if let Some((other, file)) = objects.get(&key) {
+                    let also = if *other == component {
+                        format!("in {file:?}")
+                    } else {
+                        format!("by component {other:?} ({file:?})")
+                    };
+                    problems.push(problem(format!(
+                        "{} is also rendered {also}; an object must come from one place only: turn one of them off, or give one another name",
+                        display_identity(&key)
+                    )));
+                } else {
+                    objects.insert(key, here);
+                }
             }
             layers.entry(layer).or_default().push(path);
             tree.insert(
@@ -304,6 +328,40 @@ pub fn assemble(outputs: Vec<ComponentFiles>, limits: &Limits) -> Result<Tree, V
         },
     );
     Ok(tree)
+}
+
+/// An object's identity as Kubernetes and kustomize see it: API group,
+/// kind, namespace, name. `None` for a document that is not an object.
+fn identity(doc: &serde_yaml::Value) -> Option<(String, String, String, String)> {
+    fn text(v: Option<&serde_yaml::Value>) -> Option<&str> {
+        v.and_then(serde_yaml::Value::as_str)
+    }
+    let api = text(doc.get("apiVersion"))?;
+    let kind = text(doc.get("kind"))?;
+    let meta = doc.get("metadata");
+    let name = text(meta.and_then(|m| m.get("name")))?;
+    let namespace = text(meta.and_then(|m| m.get("namespace"))).unwrap_or("");
+    let group = api.rsplit_once('/').map_or("", |(group, _)| group);
+    Some((
+        group.to_string(),
+        kind.to_string(),
+        namespace.to_string(),
+        name.to_string(),
+    ))
+}
+
+/// `Namespace/apps`, `HelmRelease.helm.toolkit.fluxcd.io/flux-system/x`.
+fn display_identity((group, kind, namespace, name): &(String, String, String, String)) -> String {
+    let kind = if group.is_empty() {
+        kind.clone()
+    } else {
+        format!("{kind}.{group}")
+    };
+    if namespace.is_empty() {
+        format!("{kind}/{name}")
+    } else {
+        format!("{kind}/{namespace}/{name}")
+    }
 }
 
 /// A kustomize `Kustomization` listing `resources`.
@@ -522,11 +580,15 @@ mod tests {
 
     const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n";
 
+    fn cm(name: &str) -> String {
+        CM.replace("name: x", &format!("name: {name}"))
+    }
+
     #[test]
     fn assembles_kustomizations() {
         let tree = assemble(
             vec![
-                files("b", &[("z.yaml", CM), ("sub/a.yaml", CM)]),
+                files("b", &[("z.yaml", &cm("z")), ("sub/a.yaml", &cm("a"))]),
                 files("a", &[("x.yaml", CM)]),
             ],
             &Limits::default(),
@@ -550,6 +612,65 @@ mod tests {
                 .contains("- sub/a.yaml\n- z.yaml\n")
         );
         assert!(tree["kustomization.yaml"].content.contains("- a\n- b\n"));
+    }
+
+    #[test]
+    fn one_object_comes_from_one_place_only() {
+        let ns = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: apps\n";
+        let cases = [
+            (
+                "two components",
+                vec![
+                    files("a", &[("ns.yaml", ns)]),
+                    files("b", &[("ns.yaml", ns)]),
+                ],
+                Some("Namespace/apps is also rendered by component \"a\" (\"a/ns.yaml\")"),
+            ),
+            (
+                "two files of one component",
+                vec![files("a", &[("one.yaml", ns), ("two.yaml", ns)])],
+                Some("Namespace/apps is also rendered in \"a/one.yaml\""),
+            ),
+            (
+                "same name, other namespace",
+                vec![files(
+                    "a",
+                    &[
+                        ("one.yaml", &format!("{CM}  namespace: one\n")),
+                        ("two.yaml", &format!("{CM}  namespace: two\n")),
+                    ],
+                )],
+                None,
+            ),
+            (
+                "same name, other group",
+                vec![files(
+                    "a",
+                    &[
+                        (
+                            "one.yaml",
+                            "apiVersion: a.example/v1\nkind: Thing\nmetadata:\n  name: x\n",
+                        ),
+                        (
+                            "two.yaml",
+                            "apiVersion: b.example/v1\nkind: Thing\nmetadata:\n  name: x\n",
+                        ),
+                    ],
+                )],
+                None,
+            ),
+        ];
+        for (what, outputs, want) in cases {
+            match (assemble(outputs, &Limits::default()), want) {
+                (Ok(_), None) => {}
+                (Err(problems), Some(want)) => assert!(
+                    problems.iter().any(|p| p.problem.contains(want)),
+                    "{what}: {problems:?}"
+                ),
+                (Ok(_), Some(want)) => panic!("{what}: accepted, want {want:?}"),
+                (Err(problems), None) => panic!("{what}: {problems:?}"),
+            }
+        }
     }
 
     #[test]

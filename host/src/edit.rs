@@ -177,6 +177,147 @@ pub fn set_in_named_item(
     )
 }
 
+/// Comments out the entry `key` of the mapping at `parent` (every line of
+/// it, at its indentation), so that it no longer counts but stays in the
+/// file for the user to see. Block style only; anything else is refused.
+pub fn comment_out(
+    text: &str,
+    origin: &str,
+    parent: &[&str],
+    key: &str,
+) -> Result<String, EditError> {
+    let path: Vec<&str> = parent.iter().copied().chain([key]).collect();
+    let unverified = || EditError::Unverified {
+        origin: origin.to_string(),
+        path: path.join("."),
+    };
+    let doc = Document::from_str(text).map_err(|_| unverified())?;
+    let root = doc.as_mapping().ok_or_else(unverified)?;
+    let Descent::Found(mapping) = descend_doc(&root, origin, parent, key)? else {
+        return Err(unverified());
+    };
+    let entry = mapping
+        .entries()
+        .find(|e| e.key_matches(key))
+        .ok_or_else(unverified)?;
+    let key_range = entry.key_node().ok_or_else(unverified)?.byte_range();
+    let end = entry
+        .value_node()
+        .map_or(key_range.end, |v| v.byte_range().end) as usize;
+    let start = text[..key_range.start as usize]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    let indent = key_range.start as usize - start;
+    if !text[start..key_range.start as usize].trim().is_empty() {
+        return Err(unverified());
+    }
+    let end = if end > 0 && text.as_bytes()[end - 1] == b'\n' {
+        end
+    } else {
+        text[end..].find('\n').map_or(text.len(), |i| end + i + 1)
+    };
+    let commented: String = text[start..end]
+        .split_inclusive('\n')
+        .map(|line| {
+            if line.trim().is_empty() || line.len() < indent {
+                line.to_string()
+            } else {
+                format!("{}# {}", &line[..indent], &line[indent..])
+            }
+        })
+        .collect();
+    let edited = format!("{}{commented}{}", &text[..start], &text[end..]);
+
+    let mut expected: Value = crate::yaml::from_str(text).map_err(|_| unverified())?;
+    if let Some(map) = descend_value(&mut expected, parent, false).and_then(Value::as_mapping_mut) {
+        map.remove(key);
+    }
+    let actual: Value = crate::yaml::from_str(&edited).map_err(|_| unverified())?;
+    if actual != expected {
+        return Err(unverified());
+    }
+    Ok(edited)
+}
+
+/// Adds `block` (YAML text: one `key:` entry indented for the mapping at
+/// `parent`, comments welcome) after the last entry of that mapping. The
+/// mapping must exist, in block style, with at least one entry.
+pub fn insert_block(
+    text: &str,
+    origin: &str,
+    parent: &[&str],
+    key: &str,
+    block: &str,
+) -> Result<String, EditError> {
+    let path: Vec<&str> = parent.iter().copied().chain([key]).collect();
+    let unverified = || EditError::Unverified {
+        origin: origin.to_string(),
+        path: path.join("."),
+    };
+    let doc = Document::from_str(text).map_err(|_| unverified())?;
+    let root = doc.as_mapping().ok_or_else(unverified)?;
+    let Descent::Found(mapping) = descend_doc(&root, origin, parent, key)? else {
+        return Err(unverified());
+    };
+    if mapping.is_flow_style() || mapping.contains_key(key) {
+        return Err(unverified());
+    }
+    let last = mapping.entries().last().ok_or_else(unverified)?;
+    let end = last
+        .value_node()
+        .map(|v| v.byte_range().end)
+        .or_else(|| last.key_node().map(|k| k.byte_range().end))
+        .ok_or_else(unverified)? as usize;
+    let at = if end > 0 && text.as_bytes()[end - 1] == b'\n' {
+        end
+    } else {
+        text[end..].find('\n').map_or(text.len(), |i| end + i + 1)
+    };
+    let mut edited = text[..at].to_string();
+    if !edited.ends_with('\n') {
+        edited.push('\n');
+    }
+    edited.push_str(block);
+    if !block.ends_with('\n') {
+        edited.push('\n');
+    }
+    edited.push_str(&text[at..]);
+
+    let block_value: Value = crate::yaml::from_str(&unindent(block)).map_err(|_| unverified())?;
+    let mut expected: Value = crate::yaml::from_str(text).map_err(|_| unverified())?;
+    let (Some(map), Some(new)) = (
+        descend_value(&mut expected, parent, false).and_then(Value::as_mapping_mut),
+        block_value.get(key),
+    ) else {
+        return Err(unverified());
+    };
+    map.insert(Value::from(key), new.clone());
+    let actual: Value = crate::yaml::from_str(&edited).map_err(|_| unverified())?;
+    if actual != expected {
+        return Err(unverified());
+    }
+    Ok(edited)
+}
+
+/// `block` with the indentation of its first entry removed from every line.
+fn unindent(block: &str) -> String {
+    let indent = block
+        .lines()
+        .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .map_or(0, |l| l.len() - l.trim_start().len());
+    block
+        .lines()
+        .map(|l| {
+            if l.len() >= indent {
+                &l[indent..]
+            } else {
+                l.trim_start()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Makes one edit twice: on the parsed value (what the result must mean)
 /// and on the syntax tree (the text written), and returns the text only
 /// when the two agree.
@@ -469,6 +610,41 @@ mod tests {
             set_in_named_item(before, "stack.yaml", "components", "b", "sha256", "new"),
             "components:\n  - name: a\n    path: a.wasm\n    sha256: old\n  - name: b # the b one\n    sha256: new\n",
         )]);
+    }
+
+    #[test]
+    fn comments_out_and_inserts_blocks() {
+        let text = "stack: {source: ./s}\nvalues:\n  # App: an app\n  app:\n    enabled: true\n    color: red # mine\n  old:\n    enabled: false\n    list:\n      - a\n# after\noutput: .\n";
+        let out = comment_out(text, "cairn.yaml", &["values"], "old").unwrap();
+        assert_eq!(
+            out,
+            "stack: {source: ./s}\nvalues:\n  # App: an app\n  app:\n    enabled: true\n    color: red # mine\n  # old:\n  #   enabled: false\n  #   list:\n  #     - a\n# after\noutput: .\n"
+        );
+        let out = insert_block(
+            &out,
+            "cairn.yaml",
+            &["values"],
+            "new",
+            "  # New: a new one\n  new:\n    enabled: true\n    # size: 1\n",
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "stack: {source: ./s}\nvalues:\n  # App: an app\n  app:\n    enabled: true\n    color: red # mine\n  # New: a new one\n  new:\n    enabled: true\n    # size: 1\n  # old:\n  #   enabled: false\n  #   list:\n  #     - a\n# after\noutput: .\n"
+        );
+        // Flow style is left to the user.
+        let flow = "values: {app: {enabled: true}}\n";
+        assert!(comment_out(flow, "cairn.yaml", &["values"], "app").is_err());
+        assert!(
+            insert_block(
+                flow,
+                "cairn.yaml",
+                &["values"],
+                "b",
+                "  b:\n    enabled: true\n"
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -81,6 +81,35 @@ fn real_path(path: &Path) -> anyhow::Result<PathBuf> {
     }
 }
 
+/// The committed content of `path` (a file in the repository around
+/// `root`) at HEAD; `None` when HEAD has no such file, or there is no HEAD.
+pub fn read_at_head(root: &Path, path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
+    let repo = open(root)?;
+    let Some(workdir) = repo.workdir() else {
+        return Ok(None);
+    };
+    let workdir = workdir.canonicalize()?;
+    let Ok(rel) = real_path(path)?
+        .strip_prefix(&workdir)
+        .map(Path::to_path_buf)
+    else {
+        return Ok(None);
+    };
+    let Ok(tree) = repo.head_tree() else {
+        return Ok(None);
+    };
+    let Some(entry) = tree
+        .lookup_entry_by_path(&rel)
+        .context("cannot read HEAD's tree")?
+    else {
+        return Ok(None);
+    };
+    if !entry.mode().is_blob() {
+        return Ok(None);
+    }
+    Ok(Some(entry.object()?.detach().data))
+}
+
 /// Commits `paths` (files that exist are added, missing ones removed) on
 /// top of HEAD, and updates the index to match. Returns the new commit, or
 /// `None` when the tree did not change.

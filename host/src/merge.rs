@@ -17,6 +17,31 @@ pub type Conflict = String;
 
 /// Merges, returning the merged text or every conflicting field.
 pub fn merge(base: &str, ours: &str, theirs: &str) -> Result<String, Vec<Conflict>> {
+    let (text, conflicts) = merge_with(base, ours, theirs, false)?;
+    if conflicts.is_empty() {
+        Ok(text)
+    } else {
+        Err(conflicts)
+    }
+}
+
+/// Merges, taking the new render (`theirs`) for each conflicting field
+/// only: the user's other edits stay. Returns the text and the fields
+/// taken from the new render.
+pub fn merge_taking_theirs(
+    base: &str,
+    ours: &str,
+    theirs: &str,
+) -> Result<(String, Vec<Conflict>), Vec<Conflict>> {
+    merge_with(base, ours, theirs, true)
+}
+
+fn merge_with(
+    base: &str,
+    ours: &str,
+    theirs: &str,
+    take_theirs: bool,
+) -> Result<(String, Vec<Conflict>), Vec<Conflict>> {
     let (base, ours, theirs) = match (parse(base), parse(ours), parse(theirs)) {
         (Ok(b), Ok(o), Ok(t)) => (b, o, t),
         (_, Err(err), _) => return Err(vec![format!("your version is not valid YAML ({err})")]),
@@ -37,19 +62,17 @@ pub fn merge(base: &str, ours: &str, theirs: &str) -> Result<String, Vec<Conflic
     for key in keys {
         let (b, o, t) = (find(&base, &key), find(&ours, &key), find(&theirs, &key));
         let mut path = Vec::new();
-        if let Some(value) = merge_value(
-            &key,
-            &mut path,
-            b.as_ref(),
-            o.as_ref(),
-            t.as_ref(),
-            &mut conflicts,
-        ) {
+        let sides = Sides {
+            base: b.as_ref(),
+            ours: o.as_ref(),
+            theirs: t.as_ref(),
+        };
+        if let Some(value) = merge_value(&key, &mut path, sides, take_theirs, &mut conflicts) {
             merged.push(value);
         }
     }
-    if !conflicts.is_empty() {
-        return Err(conflicts);
+    if !conflicts.is_empty() && !take_theirs {
+        return Ok((String::new(), conflicts));
     }
     let mut out = String::new();
     for (i, doc) in merged.iter().enumerate() {
@@ -58,7 +81,15 @@ pub fn merge(base: &str, ours: &str, theirs: &str) -> Result<String, Vec<Conflic
         }
         out.push_str(&serde_yaml::to_string(doc).map_err(|e| vec![e.to_string()])?);
     }
-    Ok(out)
+    Ok((out, conflicts))
+}
+
+/// One value in the previous render, the user's file and the new render.
+#[derive(Clone, Copy)]
+struct Sides<'a> {
+    base: Option<&'a Value>,
+    ours: Option<&'a Value>,
+    theirs: Option<&'a Value>,
 }
 
 /// The documents of a stream, each with its identity.
@@ -88,15 +119,17 @@ fn identity(doc: &Value) -> Option<String> {
     })
 }
 
-/// Merges one value; `None` means absent in the result.
+/// Merges one value; `None` means absent in the result. A conflict is
+/// recorded with the three values, and resolved with the user's value
+/// (the merge then fails) or, with `take_theirs`, the new render's.
 fn merge_value(
     doc: &str,
     path: &mut Vec<String>,
-    base: Option<&Value>,
-    ours: Option<&Value>,
-    theirs: Option<&Value>,
+    sides: Sides<'_>,
+    take_theirs: bool,
     conflicts: &mut Vec<Conflict>,
 ) -> Option<Value> {
+    let Sides { base, ours, theirs } = sides;
     if ours == theirs {
         return ours.cloned();
     }
@@ -118,9 +151,12 @@ fn merge_value(
             );
             for key in keys {
                 path.push(key_text(key));
-                if let Some(v) =
-                    merge_value(doc, path, b.get(key), o.get(key), t.get(key), conflicts)
-                {
+                let sides = Sides {
+                    base: b.get(key),
+                    ours: o.get(key),
+                    theirs: t.get(key),
+                };
+                if let Some(v) = merge_value(doc, path, sides, take_theirs, conflicts) {
                     merged.insert(key.clone(), v);
                 }
                 path.pop();
@@ -133,9 +169,27 @@ fn merge_value(
             } else {
                 path.join(".")
             };
-            conflicts.push(format!("{doc}: {field}"));
-            ours.cloned()
+            conflicts.push(format!(
+                "{doc}: {field} (was {}, yours {}, new render {})",
+                shown(base),
+                shown(ours),
+                shown(theirs)
+            ));
+            if take_theirs {
+                theirs.cloned()
+            } else {
+                ours.cloned()
+            }
         }
+    }
+}
+
+/// A value as a short one-line text, for conflict messages.
+fn shown(value: Option<&Value>) -> String {
+    match value {
+        None => "absent".into(),
+        Some(Value::String(s)) => crate::text::one_line(&format!("{s:?}"), 60),
+        Some(other) => crate::text::one_line(&serde_json::to_string(other).unwrap_or_default(), 60),
     }
 }
 
@@ -164,6 +218,20 @@ mod tests {
     }
 
     #[test]
+    fn force_takes_the_new_render_for_conflicting_fields_only() {
+        let ours = BASE
+            .replace("x: '1'", "x: mine")
+            .replace("y: '1'", "y: kept");
+        let theirs = BASE.replace("x: '1'", "x: new");
+        let (merged, taken) = merge_taking_theirs(BASE, &ours, &theirs).unwrap();
+        assert!(
+            merged.contains("x: new") && merged.contains("y: kept"),
+            "{merged}"
+        );
+        assert_eq!(taken.len(), 1, "{taken:?}");
+    }
+
+    #[test]
     fn merges_per_document_and_key() {
         let edit = |from: &str, to: &str| BASE.replace(from, to);
         let cases = [
@@ -179,7 +247,9 @@ mod tests {
                 BASE.to_string(),
                 edit("x: '1'", "x: mine"),
                 edit("x: '1'", "x: new"),
-                Want::Conflicts(&["ConfigMap/a (v1): data.x"]),
+                Want::Conflicts(&[
+                    "ConfigMap/a (v1): data.x (was \"1\", yours \"mine\", new render \"new\")",
+                ]),
             ),
             (
                 "the same change on both sides",
@@ -211,7 +281,9 @@ mod tests {
                 format!("{BASE}  l: [a, b]\n"),
                 format!("{BASE}  l: [a, b, mine]\n"),
                 format!("{BASE}  l: [a, b, new]\n"),
-                Want::Conflicts(&["ConfigMap/a (v1): data.l"]),
+                Want::Conflicts(&[
+                    "ConfigMap/a (v1): data.l (was [\"a\",\"b\"], yours [\"a\",\"b\",\"mine\"], new render [\"a\",\"b\",\"new\"])",
+                ]),
             ),
             (
                 "the user's file no longer YAML",

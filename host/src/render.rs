@@ -93,6 +93,25 @@ pub enum RenderError {
     DuplicateName(String),
 }
 
+/// Checks the values of `instances` against their schemas (secret
+/// references resolved) without running anything: every problem, as
+/// [`render`] would report it.
+pub fn check_values(instances: &[Instance<'_>], resolver: &Resolver) -> Result<(), RenderError> {
+    let invalid: Vec<(String, ValuesError)> = instances
+        .iter()
+        .filter_map(|i| {
+            prepare_values(i, resolver)
+                .err()
+                .map(|e| (i.name.clone(), e))
+        })
+        .collect();
+    if invalid.is_empty() {
+        Ok(())
+    } else {
+        Err(RenderError::Values(invalid))
+    }
+}
+
 /// Renders `instances` with `runtime`. Every secret value resolved for
 /// them is kept out of the output (refused) and out of what components
 /// say (redacted).

@@ -201,6 +201,22 @@ pub fn edited(lock: Option<&Lock>, disk: &Disk) -> Vec<String> {
         .collect()
 }
 
+/// Generated files edited since the last generate saw them: their content
+/// is neither what cairn generated nor the hand edit it accepted.
+pub fn unaccepted(lock: &Lock, disk: &Disk) -> Vec<String> {
+    lock.files
+        .iter()
+        .filter(|(path, hash)| match disk.get(*path) {
+            Some(Some(content)) => {
+                let sha = crate::files::sha256(content);
+                sha != **hash && lock.edits.get(*path) != Some(&sha)
+            }
+            _ => false,
+        })
+        .map(|(path, _)| path.clone())
+        .collect()
+}
+
 /// What happens to one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -239,6 +255,9 @@ pub struct FileConflict {
 pub struct Plan {
     pub changes: Vec<FileChange>,
     pub conflicts: Vec<FileConflict>,
+    /// With `force`: the fields (or files) where the new render replaced
+    /// the user's edits.
+    pub forced: Vec<String>,
     /// Generated files whose hand edits are kept as they are.
     pub kept_edits: Vec<String>,
 }
@@ -307,13 +326,33 @@ pub fn plan(
         match merged {
             Ok(merged) if merged == *current => plan.kept_edits.push(path.clone()),
             Ok(merged) => plan.changes.push(change(Action::Merge, Some(current), merged)),
-            Err(_) if force => plan.changes.push(change(Action::Update, Some(current), new.clone())),
+            // --force takes the new render for the conflicting fields only;
+            // the user's other edits stay. Without a merge base, the file.
+            Err(_) if force => match bases.get(path) {
+                Some(base) => match crate::merge::merge_taking_theirs(base, current, new) {
+                    Ok((merged, taken)) => {
+                        plan.forced
+                            .extend(taken.into_iter().map(|f| format!("{path}: {f}")));
+                        plan.changes.push(change(Action::Merge, Some(current), merged));
+                    }
+                    Err(_) => {
+                        plan.forced.push(format!("{path}: the whole file"));
+                        plan.changes
+                            .push(change(Action::Update, Some(current), new.clone()));
+                    }
+                },
+                None => {
+                    plan.forced.push(format!("{path}: the whole file (no previous render to merge with)"));
+                    plan.changes
+                        .push(change(Action::Update, Some(current), new.clone()));
+                }
+            },
             Err(fields) => plan.conflicts.push(FileConflict {
                 path: path.clone(),
                 reason: if bases.contains_key(path) {
-                    "your edits and the new render change the same fields; edit them to agree, or use --force to take the new render".into()
+                    "your edits and the new render change the same fields. Set them through the component's values in cairn.yaml if it has an option for them (`cairn show COMPONENT`), or edit them to agree, or use --force to take the new render for these fields only (your other edits stay)".into()
                 } else {
-                    "has hand edits, and the previous render to merge them with is not available; use --force to take the new render".into()
+                    "has hand edits, and the previous render to merge them with is not available; use --force to take the new render (the whole file)".into()
                 },
                 fields,
             }),
@@ -765,13 +804,31 @@ mod tests {
                 want: Want::Conflict("change the same fields"),
             },
             Case {
-                what: "the same clash, forced: the new render wins",
+                what: "the same clash, forced: the new render wins that field",
                 new: some(&clash),
                 locked: some(OLD),
                 disk: some(&mine),
                 base: some(OLD),
                 force: true,
-                want: Want::Change(Action::Update, some(&clash)),
+                want: Want::Change(Action::Merge, some(&clash)),
+            },
+            Case {
+                what: "a clash and another edit, forced: the other edit stays",
+                new: some(&clash),
+                locked: some(OLD),
+                disk: some(&edit("x: '1'", "x: mine").replace("y: '1'", "y: kept")),
+                base: some(OLD),
+                force: true,
+                want: Want::Change(Action::Merge, some(&clash.replace("y: '1'", "y: kept"))),
+            },
+            Case {
+                what: "hand edit without a merge base, forced: the whole file",
+                new: some(&new),
+                locked: some(OLD),
+                disk: some(&mine),
+                base: None,
+                force: true,
+                want: Want::Change(Action::Update, some(&new)),
             },
             Case {
                 what: "hand edit without a merge base",

@@ -7,6 +7,7 @@ mod support;
 
 mod author;
 mod bootstrap;
+mod day2;
 mod fuzz;
 mod hostile;
 mod json;

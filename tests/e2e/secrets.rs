@@ -409,7 +409,7 @@ fn init_says_how_to_give_a_secret_value() {
         ) && !config.contains("    adminPassword:"),
         "{config}"
     );
-    assert!(config.contains("    adminSecret: null\n"), "{config}");
+    assert!(config.contains("    # adminSecret: null\n"), "{config}");
 }
 
 #[test]

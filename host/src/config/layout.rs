@@ -17,6 +17,10 @@ pub const LAYERS_FILE: &str = "layers.yaml";
 pub const CONFIG_DIR: &str = "config";
 /// Flux's directory inside the cluster's directory (`cairn bootstrap`).
 pub const FLUX_DIR: &str = "flux-system";
+/// The user's own directory in the output: never written, pruned or
+/// merged by cairn, and applied by its own Flux Kustomization once every
+/// component layer is ready.
+pub const LOCAL_DIR: &str = "local";
 /// Flux's install manifests, in [`FLUX_DIR`].
 pub const COMPONENTS_FILE: &str = "gotk-components.yaml";
 /// The cluster's own GitRepository and Kustomization, in [`FLUX_DIR`].
@@ -35,6 +39,9 @@ pub fn check_generated_path(path: &str) -> Result<(), String> {
         return Ok(());
     }
     match path.split_once('/') {
+        Some((LOCAL_DIR | FLUX_DIR, _)) => {
+            Err("is in a directory cairn never writes (yours, or Flux's)".into())
+        }
         Some((component, _)) if crate::names::component(component) => Ok(()),
         _ => Err("is not inside a component's directory".into()),
     }

@@ -35,6 +35,11 @@ pub struct Lock {
     /// sha256 of the content cairn generated.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub files: BTreeMap<String, String>,
+    /// Generated files with hand edits that `generate` kept or merged, with
+    /// the sha256 of the file as it left them: `verify` accepts these, and
+    /// fails on edits made since.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub edits: BTreeMap<String, String>,
     /// Every object sealed for the recipients (`PATH#Kind/namespace/name`).
     #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
     pub sealed: std::collections::BTreeSet<String>,
@@ -121,7 +126,7 @@ impl Lock {
                 path.file_name().unwrap_or_default().to_string_lossy()
             )
         };
-        for (file, hash) in &lock.files {
+        for (file, hash) in lock.files.iter().chain(&lock.edits) {
             if let Err(why) = super::layout::check_generated_path(file) {
                 bail!(
                     "{}: files: {:?}: the path {why}. {}",

@@ -37,7 +37,7 @@ struct Prepared {
 
 fn prepare(options: &Options, force: bool, access: Access) -> anyhow::Result<Prepared> {
     let session = Session::open(options, access)?;
-    let (source, generated) = session.generate(options)?;
+    let (source, mut generated) = session.generate(options)?;
     if !generated.convergence.is_empty() {
         return Err(ConvergenceError(generated.convergence.clone()).into());
     }
@@ -61,13 +61,16 @@ fn prepare(options: &Options, force: bool, access: Access) -> anyhow::Result<Pre
         // Not in this machine's cache: re-render the locked version with
         // today's values; where that reproduces what was locked (same
         // effective values, same file hash), it is the merge base.
+        // Values of components that version does not have (a block `update`
+        // added for a new one) do not count.
         if !missing.is_empty()
             && lock.stack.commit.is_some()
             && let Ok(old_stack) = Stack::load(&source, pin_of(&lock.stack))
+            && let then = then_values(&session.project, &old_stack)
             && let Ok(old) = generate_tree(
                 &session.runtime,
                 &*options.sandbox.progress,
-                &session.project,
+                &then,
                 old_stack,
                 None,
                 PreviousCiphertext::Reseal,
@@ -85,6 +88,7 @@ fn prepare(options: &Options, force: bool, access: Access) -> anyhow::Result<Pre
     }
 
     let plan = repo::plan(tree, session.lock.as_ref(), &disk, &bases, force);
+    generated.lock.edits = accepted_edits(&generated.lock.files, &disk, &plan);
     let lock_text = generated.lock.to_text();
     // The lock was read and parsed when the session opened.
     let lock_changed = session.lock.as_ref() != Some(&generated.lock);
@@ -95,6 +99,42 @@ fn prepare(options: &Options, force: bool, access: Access) -> anyhow::Result<Pre
         lock_text,
         lock_changed,
     })
+}
+
+/// The project with only the values of components `stack` has.
+fn then_values(project: &Project, stack: &Stack) -> Project {
+    let mut then = project.clone();
+    then.config
+        .values
+        .retain(|name, _| stack.definition.component(name).is_some());
+    then
+}
+
+/// The hand edits this generate keeps (as they are, or merged into the
+/// new render): each generated file whose content, once the plan is
+/// applied, differs from what was generated, with the sha256 of that
+/// content. `verify` accepts exactly these.
+fn accepted_edits(
+    generated: &BTreeMap<String, String>,
+    disk: &repo::Disk,
+    plan: &Plan,
+) -> BTreeMap<String, String> {
+    let planned: BTreeMap<&str, &Option<String>> = plan
+        .changes
+        .iter()
+        .map(|c| (c.path.as_str(), &c.new))
+        .collect();
+    generated
+        .iter()
+        .filter_map(|(path, hash)| {
+            let after = match planned.get(path.as_str()) {
+                Some(new) => new.as_ref()?,
+                None => disk.get(path)?.as_ref()?,
+            };
+            let sha = crate::files::sha256(after);
+            (sha != *hash).then(|| (path.clone(), sha))
+        })
+        .collect()
 }
 
 /// Why the tree would not come up on an empty cluster; nothing is written.
@@ -229,6 +269,14 @@ fn report(prepared: &Prepared) -> GenerateReport {
                 (false, None) => format!("{c}: {}", d.message),
             })
             .chain(resealed_warning(&prepared.generated.rendering.unopened))
+            .chain(prune_warnings(&prepared.plan))
+            .chain(
+                prepared
+                    .plan
+                    .forced
+                    .iter()
+                    .map(|f| format!("--force took the new render over your edit: {f}")),
+            )
             .collect(),
         order: crate::flux::waves(&prepared.generated.layers),
         order_changed: prepared
@@ -237,6 +285,37 @@ fn report(prepared: &Prepared) -> GenerateReport {
             .iter()
             .any(|c| c.path == crate::config::layout::LAYERS_FILE),
     }
+}
+
+/// What Flux will delete from the cluster because files are pruned: a
+/// Namespace takes everything in it, a PersistentVolumeClaim (usually) its
+/// volume's data, a CustomResourceDefinition every resource of its kind.
+fn prune_warnings(plan: &Plan) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for change in plan.changes.iter().filter(|c| c.action == Action::Delete) {
+        let Some(old) = &change.old else { continue };
+        for doc in crate::yaml::documents(old).into_iter().flatten() {
+            let kind = doc.get("kind").and_then(serde_yaml::Value::as_str);
+            let consequence = match kind {
+                Some("Namespace") => {
+                    "and with it everything in that namespace, PersistentVolumeClaims and their volumes included"
+                }
+                Some("PersistentVolumeClaim") => {
+                    "and, with the usual Delete reclaim policy, its volume and the data on it"
+                }
+                Some("CustomResourceDefinition") => {
+                    "and with it every resource of that kind in the cluster"
+                }
+                _ => continue,
+            };
+            warnings.push(format!(
+                "{} is pruned: Flux deletes {} from the cluster {consequence}; keep the component (or the object) if that is not what you want",
+                change.path,
+                crate::compose::object_id(&doc).replace("//", "/")
+            ));
+        }
+    }
+    warnings
 }
 
 /// Says that sealed objects were encrypted afresh because no identity here
@@ -281,20 +360,51 @@ pub fn generate(options: &Options, what: GenerateOptions) -> anyhow::Result<Gene
     }
     let sops_config = write_sops_config(project)?;
     report.wrote |= sops_config.is_some();
-    if commit && report.wrote {
+    if commit {
         let message = commit_message(&report);
-        let mut paths: Vec<PathBuf> = prepared
-            .plan
-            .changes
-            .iter()
-            .map(|c| project.output_dir().join(&c.path))
-            .collect();
-        paths.push(project.config_path.clone());
-        paths.push(project.lock_path());
-        paths.extend(sops_config);
-        report.commit = crate::git::commit(&project.root, &paths, &message)?;
+        report.commit = crate::git::commit(
+            &project.root,
+            &commit_paths(&prepared, sops_config)?,
+            &message,
+        )?;
     }
     Ok(report)
+}
+
+/// What `--commit` records: every file the new lock names and every file
+/// the committed lock named (so that a generate whose commit failed, or
+/// that ran without `--commit`, is committed by the next one, deletions
+/// included), cairn.yaml with its schema, cairn.lock and `.sops.yaml`.
+/// Unchanged files leave the tree as it is, and an unchanged tree makes
+/// no commit.
+fn commit_paths(prepared: &Prepared, sops_config: Option<PathBuf>) -> anyhow::Result<Vec<PathBuf>> {
+    let project = &prepared.session.project;
+    let output = project.output_dir();
+    let lock_path = project.lock_path();
+    let mut paths: BTreeSet<PathBuf> = prepared
+        .generated
+        .lock
+        .files
+        .keys()
+        .chain(prepared.plan.changes.iter().map(|c| &c.path))
+        .map(|p| output.join(p))
+        .collect();
+    if let Some(text) = crate::git::read_at_head(&project.root, &lock_path)? {
+        let text = String::from_utf8_lossy(&text);
+        // A committed lock is as untrusted as the one on disk: parsed and
+        // checked the same way before its paths are used.
+        let committed = crate::config::Lock::parse(&text, &lock_path)
+            .context("the committed cairn.lock (at HEAD)")?;
+        paths.extend(committed.files.keys().map(|p| output.join(p)));
+    }
+    paths.insert(project.config_path.clone());
+    paths.insert(lock_path);
+    let schema = project.root.join(super::config_text::SCHEMA_FILE);
+    if schema.exists() {
+        paths.insert(schema);
+    }
+    paths.extend(sops_config.or_else(|| sops_config_path(project)));
+    Ok(paths.into_iter().collect())
 }
 
 /// Says what changed: versions, components added and removed, files.
@@ -304,6 +414,9 @@ pub fn commit_message(report: &GenerateReport) -> String {
             "cairn: update {} from {from} to {}",
             report.stack, report.to
         ),
+        Some(_) if !report.wrote => {
+            format!("cairn: record {} {} as generated", report.stack, report.to)
+        }
         Some(_) => format!("cairn: regenerate {} {}", report.stack, report.to),
         None => format!("cairn: generate {} {}", report.stack, report.to),
     };
@@ -359,6 +472,19 @@ fn write_sops_config(project: &Project) -> anyhow::Result<Option<PathBuf>> {
         }
         None => Ok(None),
     }
+}
+
+/// Where `.sops.yaml` is, when cairn keeps one (recipients set, in a git
+/// repository) and it exists.
+fn sops_config_path(project: &Project) -> Option<PathBuf> {
+    project
+        .config
+        .secrets
+        .as_ref()
+        .filter(|s| !s.age.is_empty())?;
+    let root = crate::git::work_tree(&project.output_dir())?;
+    let path = root.join(crate::secrets::SOPS_CONFIG);
+    path.exists().then_some(path)
 }
 
 /// `cairn diff`: what `generate` would do, writing nothing.

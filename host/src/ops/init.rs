@@ -7,6 +7,7 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 
 use super::Options;
+use super::config_text;
 use super::session::open_source;
 use super::tree::load_components;
 use crate::runtime::Loaded;
@@ -36,6 +37,33 @@ pub struct InitReport {
 /// `cairn init`: writes `options.config` for the stack, with each
 /// component's defaults commented with its description.
 pub fn init(options: &Options, what: &InitOptions) -> anyhow::Result<InitReport> {
+    let dir = options
+        .config
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    // The directories this run creates, removed again if it fails: a
+    // failed init leaves nothing behind.
+    let created: Vec<PathBuf> = dir
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+        .map(Path::to_path_buf)
+        .collect();
+    let schema = dir.join(config_text::SCHEMA_FILE);
+    let schema_existed = schema.exists();
+    let result = write_config(options, what);
+    if result.is_err() {
+        if !schema_existed {
+            let _ = std::fs::remove_file(&schema);
+        }
+        for dir in &created {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+    result
+}
+
+fn write_config(options: &Options, what: &InitOptions) -> anyhow::Result<InitReport> {
     let (source_spec, version) = (what.source.as_str(), what.version.as_deref());
     let config_path = options.config.clone();
     let dir = config_path
@@ -68,51 +96,33 @@ pub fn init(options: &Options, what: &InitOptions) -> anyhow::Result<InitReport>
     let loaded: Vec<&Loaded> = index.into_iter().map(|i| &loaded[i]).collect();
 
     let mut text = format!(
-        "# cairn.yaml: the stack this directory is generated from, and your values.\n\
+        "{}# cairn.yaml: the stack this directory is generated from, and your values.\n\
+         # Every option is listed, commented out with its default: uncomment what you change.\n\
          # Run `cairn generate` after changing it; `cairn diff` shows what would change.\n\
          stack:\n  source: {}\n",
+        config_text::schema_modeline(),
         yaml_scalar(source_spec)
     );
     if let Some(req) = &requirement {
         text.push_str(&format!("  version: {}\n", yaml_scalar(req)));
     }
     text.push_str("# Where generated files go, relative to this file.\noutput: .\nvalues:\n");
-    for (component, loaded) in def.components.iter().zip(loaded) {
-        let meta = &loaded.metadata;
-        // Component texts are cut to one line where they enter cairn; cut
-        // again here so a comment can never end early.
-        text.push_str(&format!(
-            "  # {}: {}\n",
-            crate::text::one_line(&meta.title, 80),
-            crate::text::one_line(&meta.description, 200)
+    let mut described = Vec::new();
+    for (component, loaded) in def.components.iter().zip(&loaded) {
+        text.push_str(&config_text::component_block(
+            &component.name,
+            component.enabled,
+            &loaded.metadata,
         ));
-        text.push_str(&format!(
-            "  {}:\n    enabled: {}\n",
-            component.name, component.enabled
-        ));
-        let defaults = crate::values::defaults(&meta.config_schema)
-            .map_err(|err| anyhow::anyhow!("component {:?}: {err}", component.name))?;
-        // Secret fields are never given a value here, whatever the schema's
-        // default: they get a commented example of a reference.
-        let secrets = crate::values::top_level_secrets(&meta.config_schema);
-        if let Some(map) = defaults.as_object() {
-            let shown: serde_json::Map<String, serde_json::Value> = map
-                .iter()
-                .filter(|(key, _)| !secrets.contains(*key))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            if !shown.is_empty() {
-                for line in serde_yaml::to_string(&shown)?.lines() {
-                    text.push_str(&format!("    {line}\n"));
-                }
-            }
-        }
-        for name in &secrets {
-            text.push_str(&format!(
-                "    # {name}: {{env: NAME}}  # a secret: {{env: NAME}}, {{file: PATH}} or {{sops: FILE, key: KEY}}\n"
-            ));
-        }
+        described.push((component.name.as_str(), &loaded.metadata));
     }
+    let schema = config_text::file_schema(&def.name, &described);
+    let schema_path = dir.join(config_text::SCHEMA_FILE);
+    crate::files::write_atomic(
+        &schema_path,
+        format!("{}\n", serde_json::to_string_pretty(&schema)?).as_bytes(),
+    )
+    .with_context(|| format!("cannot write {}", schema_path.display()))?;
     crate::files::write_atomic(&config_path, text.as_bytes())
         .with_context(|| format!("cannot write {}", config_path.display()))?;
     Ok(InitReport {

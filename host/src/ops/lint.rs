@@ -81,24 +81,55 @@ pub fn lint(options: &Options, what: &LintOptions) -> anyhow::Result<LintReport>
     report
         .problems
         .extend(convergence.iter().map(ToString::to_string));
-    // What the components render, the Flux Kustomizations applying them,
-    // and the cluster sync bootstrap wrote.
-    let mut files: Vec<(String, String)> = generated
-        .rendering
-        .tree
-        .iter()
-        .filter(|(path, file)| {
-            (file.component.is_some() && !path.ends_with(crate::config::layout::KUSTOMIZATION))
-                || *path == crate::config::layout::LAYERS_FILE
-        })
-        .map(|(path, file)| (path.clone(), file.content.clone()))
-        .collect();
+    // What Flux applies: once generated, every YAML file on disk (what
+    // cairn wrote, hand edits, the user's own files, Flux's own); before
+    // that, the render.
+    let mut files: Vec<(String, String)> = if session.lock.is_some() {
+        let output = session.project.output_dir();
+        let mut files = Vec::new();
+        walk_yaml(&output, Path::new(""), &mut files, &mut report.problems);
+        // cairn.yaml itself, when the output is its directory.
+        let config = std::path::absolute(&session.project.config_path)?;
+        files.retain(|(path, _)| {
+            std::path::absolute(output.join(path)).ok().as_ref() != Some(&config)
+        });
+        files
+    } else {
+        generated
+            .rendering
+            .tree
+            .iter()
+            .filter(|(path, file)| {
+                (file.component.is_some() && !path.ends_with(crate::config::layout::KUSTOMIZATION))
+                    || *path == crate::config::layout::LAYERS_FILE
+            })
+            .map(|(path, file)| (path.clone(), file.content.clone()))
+            .collect()
+    };
+    // The cluster sync bootstrap wrote, when it is not in the output.
     let sync = Path::new(crate::config::layout::FLUX_DIR).join(crate::config::layout::SYNC_FILE);
-    if let Ok(text) = std::fs::read_to_string(session.project.root.join(&sync)) {
+    let synced = files.iter().any(|(p, _)| Path::new(p) == sync);
+    if !synced && let Ok(text) = std::fs::read_to_string(session.project.root.join(&sync)) {
         files.push((sync.display().to_string(), text));
     }
     for (path, content) in &files {
+        if let Some(Err(err)) = crate::yaml::documents(content)
+            .into_iter()
+            .find(Result::is_err)
+        {
+            report.problems.push(format!(
+                "{path}: {err} (cairn checks plain YAML only: no anchors, aliases, tags or merge keys)"
+            ));
+            continue;
+        }
         for object in crate::crd::objects(content) {
+            // Kustomize's own files, and YAML that is no object at all.
+            let api = object.get("apiVersion").and_then(serde_json::Value::as_str);
+            if api.is_none_or(|v| v.starts_with("kustomize.config.k8s.io/"))
+                || object.get("kind").is_none()
+            {
+                continue;
+            }
             report.objects += 1;
             if schemas.is_none() {
                 continue;
@@ -118,4 +149,53 @@ pub fn lint(options: &Options, what: &LintOptions) -> anyhow::Result<LintReport>
         }
     }
     Ok(report)
+}
+
+/// The most YAML files `lint` reads, and the largest.
+const MAX_FILES: usize = 10_000;
+const MAX_FILE: u64 = 16 << 20;
+
+/// Every `.yaml`/`.yml` file under `dir` (relative to it), never through a
+/// symbolic link, skipping hidden directories (`.git`, `.cairn`).
+fn walk_yaml(
+    dir: &Path,
+    rel: &Path,
+    files: &mut Vec<(String, String)>,
+    problems: &mut Vec<String>,
+) {
+    let Ok(entries) = std::fs::read_dir(dir.join(rel)) else {
+        return;
+    };
+    let mut entries: Vec<_> = entries.flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = rel.join(&name);
+        let Ok(meta) = std::fs::symlink_metadata(dir.join(&path)) else {
+            continue;
+        };
+        if name.starts_with('.') {
+            continue;
+        }
+        if meta.file_type().is_symlink() {
+            problems.push(format!(
+                "{}: a symbolic link; cairn never follows one, so it was not checked",
+                path.display()
+            ));
+        } else if meta.is_dir() {
+            walk_yaml(dir, &path, files, problems);
+        } else if name.ends_with(".yaml") || name.ends_with(".yml") {
+            if files.len() >= MAX_FILES {
+                problems.push(format!(
+                    "more than {MAX_FILES} YAML files; the rest were not checked"
+                ));
+                return;
+            }
+            match crate::files::read_text_bounded(&dir.join(&path), MAX_FILE) {
+                Ok(Some(text)) => files.push((path.display().to_string(), text)),
+                Ok(None) => {}
+                Err(err) => problems.push(format!("{}: cannot read it ({err})", path.display())),
+            }
+        }
+    }
 }

@@ -8,12 +8,14 @@
 //! [`tree`] renders a stack into the tree and lock `generate` would write;
 //! each command is a module of its own on top.
 
+mod config_text;
 mod generate;
 mod init;
 mod inspect;
 mod lint;
 mod render;
 mod session;
+mod show;
 mod status;
 mod tree;
 mod update;
@@ -29,7 +31,9 @@ pub use init::{InitOptions, InitReport, init};
 pub use inspect::{InspectReport, inspect};
 pub use lint::{LintOptions, LintReport, lint};
 pub use render::{RenderOptions, RenderReport, RenderedComponent, render};
+pub use show::{ComponentPage, ComponentSummary, ShowOptions, ShowReport, show};
 pub use status::{ComponentStatus, StatusReport, status};
+pub use tree::InvalidValues;
 pub use update::{AvailableVersion, UpdateOptions, UpdateReport, UpdateStatus, update};
 pub use verify::{Plaintext, VerifyReport, verify};
 

@@ -120,7 +120,7 @@ impl Session {
     /// satisfies cairn.yaml (no fetch), else the requirement resolved anew.
     /// Refuses when the locked tag now points at another commit: a published
     /// release must never change under its version.
-    fn pin(&self, options: &Options) -> anyhow::Result<(StackSource, Pin)> {
+    pub fn pin(&self, options: &Options) -> anyhow::Result<(StackSource, Pin)> {
         let locked = self.locked_pin();
         let source = self.source(options, locked.is_none())?;
         let Some(pin) = locked else {

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use crate::compose::Tree;
 use crate::config::{Lock, LockedComponent, LockedStack, Project};
 use crate::progress::Progress;
-use crate::render::{self, ComponentFailure, Instance, Rendering};
+use crate::render::{self, ComponentFailure, Instance, RenderError, Rendering};
 use crate::repo;
 use crate::runtime::{Loaded, Runtime};
 use crate::secrets::PreviousCiphertext;
@@ -28,6 +28,71 @@ pub(super) struct Generated {
     pub convergence: Vec<crate::flux::Problem>,
 }
 
+/// Values in cairn.yaml that cannot be used: every problem, each with the
+/// line of cairn.yaml it is about.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{origin}: invalid values:{}",
+    .problems.iter().map(|p| format!("\n  - {p}")).collect::<String>()
+)]
+pub struct InvalidValues {
+    pub origin: String,
+    /// The components whose values are invalid.
+    pub components: Vec<String>,
+    pub problems: Vec<String>,
+}
+
+impl InvalidValues {
+    fn of(project: &Project, invalid: &[(String, crate::values::ValuesError)]) -> Self {
+        let origin = project.config_path.display().to_string();
+        let text = std::fs::read_to_string(&project.config_path).unwrap_or_default();
+        let lines = crate::yaml::key_lines(&text);
+        let line_of = |component: &str, field: &str| {
+            // The key itself, else the nearest key above it.
+            let mut path = format!("values.{component}");
+            if !field.is_empty() {
+                path = format!("{path}.{field}");
+            }
+            loop {
+                if let Some(line) = lines.get(&path) {
+                    return format!("line {line}: ");
+                }
+                match path.rfind(['.', '[']) {
+                    Some(cut) => path.truncate(cut),
+                    None => return String::new(),
+                }
+            }
+        };
+        let mut problems = Vec::new();
+        for (component, err) in invalid {
+            match err {
+                crate::values::ValuesError::Invalid(violations) => {
+                    for v in violations {
+                        let field = if v.field.is_empty() {
+                            format!("values.{component}")
+                        } else {
+                            format!("values.{component}.{}", v.field)
+                        };
+                        problems.push(format!(
+                            "{}{field}: {}",
+                            line_of(component, &v.field),
+                            v.message
+                        ));
+                    }
+                }
+                crate::values::ValuesError::BadSchema(_) => {
+                    problems.push(format!("component {component:?}: {err}"));
+                }
+            }
+        }
+        Self {
+            origin,
+            components: invalid.iter().map(|(c, _)| c.clone()).collect(),
+            problems,
+        }
+    }
+}
+
 /// Renders `stack` with the project's values. `unopened` says what to do
 /// with sealed objects whose previous ciphertext no identity here opens.
 pub(super) fn generate_tree(
@@ -41,15 +106,33 @@ pub(super) fn generate_tree(
     let def = &stack.definition;
     let config = project.config_path.display();
     let names: Vec<&str> = def.components.iter().map(|c| c.name.as_str()).collect();
+    let mut unknown = Vec::new();
     for name in project.config.values.keys() {
-        if def.component(name).is_none() {
-            bail!(
-                "{config}: values.{name}: stack {} has no component {name:?}{}; its components are: {}",
+        if def.component(name).is_some() {
+            continue;
+        }
+        let at = stack.pin.describe();
+        let removed = old_lock
+            .filter(|l| l.components.contains_key(name))
+            .map(|l| {
+                let was = l.stack.tag.clone().or(l.stack.version.clone()).unwrap_or_default();
+                format!(
+                    "; it was in {was}, which {} records, so this release removed it: delete or comment out values.{name} (`cairn update` does this when it moves the version)",
+                    crate::config::LOCK_FILE
+                )
+            });
+        unknown.push(match removed {
+            Some(removed) => format!(
+                "values.{name}: stack {} at {at} has no component {name:?}{removed}",
+                def.name
+            ),
+            None => format!(
+                "values.{name}: stack {} has no component {name:?}{}; its components are: {}",
                 def.name,
                 crate::config::did_you_mean(name, &names),
                 names.join(", ")
-            );
-        }
+            ),
+        });
     }
     let enabled: Vec<&str> = def
         .components
@@ -108,8 +191,29 @@ pub(super) fn generate_tree(
         resolver: &resolver,
         sealer: sealer.as_ref(),
     };
-    let mut rendering = render::render(runtime, &instances, &handling)
-        .with_context(|| format!("{config}: cannot generate"))?;
+    if !unknown.is_empty() {
+        // Every problem with the values at once: the unknown components'
+        // and those of the others.
+        let mut problems = unknown;
+        let mut components = Vec::new();
+        if let Err(RenderError::Values(invalid)) = render::check_values(&instances, &resolver) {
+            let more = InvalidValues::of(project, &invalid);
+            components = more.components;
+            problems.extend(more.problems);
+        }
+        return Err(InvalidValues {
+            origin: config.to_string(),
+            components,
+            problems,
+        }
+        .into());
+    }
+    let mut rendering = match render::render(runtime, &instances, &handling) {
+        Err(RenderError::Values(invalid)) => {
+            return Err(InvalidValues::of(project, &invalid).into());
+        }
+        result => result.with_context(|| format!("{config}: cannot generate"))?,
+    };
     let flux_system = wire_bootstrap(project, &mut rendering.tree)?;
     let (layers, convergence) = flux_layers(project, &mut rendering, flux_system)
         .with_context(|| format!("{config}: cannot generate"))?;
@@ -150,6 +254,7 @@ pub(super) fn generate_tree(
             .iter()
             .map(|(p, f)| (p.clone(), crate::files::sha256(&f.content)))
             .collect(),
+        edits: BTreeMap::new(),
         sealed: rendering.sealed.clone(),
         legacy_digests: BTreeMap::new(),
         flux: None,
@@ -198,7 +303,7 @@ fn flux_layers(
         .iter()
         .map(|(key, published)| (key.clone(), published.provider.clone()))
         .collect();
-    let layers = crate::flux::layers(&rendering.tree, &components, &providers)
+    let mut layers = crate::flux::layers(&rendering.tree, &components, &providers)
         .map_err(|problems| anyhow::anyhow!("{}", problems.join("\n")))?;
     if let Some(clash) = layers
         .iter()
@@ -209,6 +314,29 @@ fn flux_layers(
             clash.component,
             crate::config::layout::FLUX_NAME
         );
+    }
+    let local = crate::config::layout::LOCAL_DIR;
+    if let Some(clash) = layers.iter().find(|l| l.component == local) {
+        bail!(
+            "component {:?} would write into {local}/, the directory kept for your own resources; rename it in the stack",
+            clash.component
+        );
+    }
+    // The user's own resources, applied once the whole stack is ready.
+    if project.output_dir().join(local).is_dir() {
+        let depends_on = layers.iter().map(|l| l.name.clone()).collect();
+        layers.push(crate::flux::Layer {
+            name: local.into(),
+            component: local.into(),
+            layer: crate::runtime::Layer::Main,
+            dir: local.into(),
+            depends_on,
+            decrypt: project
+                .config
+                .secrets
+                .as_ref()
+                .is_some_and(|s| !s.age.is_empty()),
+        });
     }
     rendering.tree.insert(
         crate::config::layout::LAYERS_FILE.into(),

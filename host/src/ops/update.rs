@@ -1,11 +1,15 @@
-//! `update`: lists the stack's newer versions with their changelogs, and
-//! moves cairn.yaml's version requirement to one of them.
+//! `update`: lists the stack's other versions with their changelogs, and
+//! moves cairn.yaml to one of them, forward or back, migrating its values:
+//! components the release adds get their block (options commented out),
+//! components it removes have theirs commented out. Nothing is generated.
 
 use anyhow::Context;
 use serde::Serialize;
 
 use super::Options;
-use super::session::open_source;
+use super::config_text;
+use super::session::{open_source, pin_of};
+use super::tree::load_components;
 use crate::config::{Lock, Project};
 use crate::source::{Pin, TagVersion};
 use crate::stack::Stack;
@@ -13,9 +17,10 @@ use crate::stack::Stack;
 /// Which version to move to, if any.
 #[derive(Debug, Clone, Default)]
 pub struct UpdateOptions {
-    /// Only list newer versions; change nothing.
+    /// Only say what would change; write nothing.
     pub check: bool,
-    /// The version (or tag) to move to; default the newest release.
+    /// The version (or tag) to move to, older or newer; default the newest
+    /// release.
     pub to: Option<String>,
 }
 
@@ -24,11 +29,14 @@ pub struct UpdateOptions {
 #[serde(rename_all = "kebab-case")]
 pub enum UpdateStatus {
     UpToDate,
+    /// With `check`: the version asked for (or a newer one) differs from
+    /// the current one.
     UpdateAvailable,
     Updated,
+    RolledBack,
 }
 
-/// One version `update` can move to.
+/// One version between the current one and the target.
 #[derive(Debug, Serialize)]
 pub struct AvailableVersion {
     pub version: String,
@@ -44,100 +52,284 @@ pub struct UpdateReport {
     pub status: UpdateStatus,
     pub current: Option<String>,
     pub latest: Option<String>,
+    /// The tag of the version moved to (or, with `check`, that would be).
+    pub target: Option<String>,
+    /// Whether the target is older than the current version.
+    pub rollback: bool,
+    /// Moving forward: the versions gained, oldest first. Rolling back:
+    /// the versions undone, newest first.
     pub versions: Vec<AvailableVersion>,
     /// The requirement written to `cairn.yaml`, when it changed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requirement: Option<String>,
+    /// Components the target has that the current version has not.
+    pub added: Vec<String>,
+    /// Components the current version has that the target has not.
+    pub removed: Vec<String>,
+    /// What was done to cairn.yaml for them (or, with `check`, what would
+    /// be), and what is left to the user.
+    pub migrations: Vec<String>,
 }
 
-/// `cairn update`: lists newer versions with their changelogs, and unless
-/// `check`, moves `cairn.yaml` to `to` (default: the newest).
+impl UpdateReport {
+    /// Whether `check` found a version to move to.
+    pub fn update_available(&self) -> bool {
+        self.status == UpdateStatus::UpdateAvailable
+    }
+}
+
+/// `cairn update`: lists the versions between the current one and the
+/// target (`to`, default the newest release), and unless `check`, moves
+/// cairn.yaml to the target and migrates its values.
 pub fn update(options: &Options, what: &UpdateOptions) -> anyhow::Result<UpdateReport> {
-    let (check, to) = (what.check, what.to.as_deref());
     let project = Project::load(&options.config)?;
-    let lock = Lock::read(&project.lock_path())?;
-    let source = open_source(&project.config.stack.source, &project.root, options, true)?;
+    let lock = Lock::read(&project.lock_path())?.filter(Lock::is_generated);
+    let stack_source = &project.config.stack.source;
+    let source = open_source(stack_source, &project.root, options, true)?;
     let versions = source.versions()?;
-    let current = match lock.as_ref().and_then(|l| l.stack.version.clone()) {
-        Some(v) => semver::Version::parse(&v).ok(),
-        None => source
-            .resolve(project.config.stack.version.as_deref())
-            .ok()
-            .and_then(|p| p.version),
-    };
     let requirement = project.config.stack.version.as_deref().map(str::trim);
-    let range = requirement.and_then(|r| semver::VersionReq::parse(r).ok());
-    let newer: Vec<&TagVersion> = versions
-        .iter()
-        .filter(|v| current.as_ref().is_none_or(|c| v.version > *c) && v.version.pre.is_empty())
-        .collect();
-    let mut listed = Vec::new();
-    for v in &newer {
-        let changelog = Stack::load(
-            &source,
-            Pin {
-                version: Some(v.version.clone()),
-                tag: Some(v.tag.clone()),
-                commit: Some(v.commit.clone()),
-            },
-        )
-        .map(|s| s.definition.changelog)
-        .unwrap_or_default();
-        listed.push(AvailableVersion {
-            version: v.version.to_string(),
-            tag: v.tag.clone(),
-            commit: v.commit.clone(),
-            within_requirement: range.as_ref().is_some_and(|r| r.matches(&v.version)),
-            changelog,
-        });
-    }
-    let latest = versions.iter().rev().find(|v| v.version.pre.is_empty());
-    let mut report = UpdateReport {
-        status: if newer.is_empty() {
-            UpdateStatus::UpToDate
-        } else {
-            UpdateStatus::UpdateAvailable
-        },
-        current: current.as_ref().map(ToString::to_string),
-        latest: latest.map(|v| v.version.to_string()),
-        versions: listed,
-        requirement: None,
+    let current_pin = match lock.as_ref().filter(|l| l.stack.source == *stack_source) {
+        Some(lock) => pin_of(&lock.stack),
+        None => source.resolve(requirement)?,
     };
-    if check {
-        return Ok(report);
-    }
-    let target = match to {
+    let current = current_pin.version.clone();
+    let latest = versions.iter().rev().find(|v| v.version.pre.is_empty());
+    let target: Option<&TagVersion> = match what.to.as_deref() {
         Some(to) => {
             let wanted = to.strip_prefix('v').unwrap_or(to);
-            versions
+            let found = versions
                 .iter()
-                .find(|v| v.tag == to || v.version.to_string() == wanted)
-                .with_context(|| {
-                    format!("stack {} has no version {to}", project.config.stack.source)
-                })?
+                .find(|v| v.tag == to || v.version.to_string() == wanted);
+            Some(found.with_context(|| {
+                let known: Vec<&str> = versions.iter().map(|v| v.tag.as_str()).collect();
+                format!(
+                    "stack {stack_source} has no version {to}; its versions are: {}",
+                    if known.is_empty() {
+                        "none (no vX.Y.Z tags)".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                )
+            })?)
         }
-        None => match latest {
-            Some(latest) if !newer.is_empty() => latest,
-            _ => return Ok(report),
-        },
+        None => latest.filter(|l| current.as_ref().is_none_or(|c| l.version > *c)),
     };
-    let exact = requirement.is_some_and(|r| versions.iter().any(|v| v.tag == r));
+    let target = target.filter(|t| current.as_ref() != Some(&t.version));
+    let rollback = match (&target, &current) {
+        (Some(t), Some(c)) => t.version < *c,
+        _ => false,
+    };
+    let range = requirement.and_then(|r| semver::VersionReq::parse(r).ok());
+    let mut listed = Vec::new();
+    if let Some(target) = target {
+        let between = |v: &&TagVersion| {
+            let after_current = current.as_ref().is_none_or(|c| v.version > *c);
+            if rollback {
+                v.version > target.version && !after_current
+            } else {
+                after_current && v.version <= target.version && v.version.pre.is_empty()
+            }
+        };
+        let mut chosen: Vec<&TagVersion> = versions.iter().filter(between).collect();
+        if rollback {
+            chosen.reverse();
+        }
+        for v in chosen {
+            listed.push(AvailableVersion {
+                version: v.version.to_string(),
+                tag: v.tag.clone(),
+                commit: v.commit.clone(),
+                within_requirement: range.as_ref().is_some_and(|r| r.matches(&v.version)),
+                changelog: Stack::load(&source, pin_of_tag(v))
+                    .map(|s| s.definition.changelog)
+                    .unwrap_or_default(),
+            });
+        }
+    }
+    let mut report = UpdateReport {
+        status: UpdateStatus::UpToDate,
+        current: current.as_ref().map(ToString::to_string),
+        latest: latest.map(|v| v.version.to_string()),
+        target: target.map(|t| t.tag.clone()),
+        rollback,
+        versions: listed,
+        requirement: None,
+        added: Vec::new(),
+        removed: Vec::new(),
+        migrations: Vec::new(),
+    };
+    let Some(target) = target else {
+        return Ok(report);
+    };
+
+    let target_stack = Stack::load(&source, pin_of_tag(target))?;
+    let current_names: Vec<String> = Stack::load(&source, current_pin)
+        .map(|s| {
+            s.definition
+                .components
+                .iter()
+                .map(|c| c.name.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let target_names: Vec<String> = target_stack
+        .definition
+        .components
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    report.added = target_names
+        .iter()
+        .filter(|n| !current_names.contains(n))
+        .cloned()
+        .collect();
+    report.removed = current_names
+        .iter()
+        .filter(|n| !target_names.contains(n))
+        .cloned()
+        .collect();
+
+    // An explicit version is pinned exactly: a range from it would let
+    // generate pick a newer release, or keep the locked one on a rollback.
+    let exact =
+        what.to.is_some() || requirement.is_some_and(|r| versions.iter().any(|v| v.tag == r));
     let new_requirement = if exact {
         target.tag.clone()
     } else {
         format!("^{}", target.version)
     };
+    let origin = project.config_path.display().to_string();
     let text = std::fs::read_to_string(&project.config_path)
-        .with_context(|| format!("cannot read {}", project.config_path.display()))?;
-    let updated = crate::edit::set_string(
-        &text,
-        &project.config_path.display().to_string(),
-        &["stack", "version"],
-        &new_requirement,
-    )?;
+        .with_context(|| format!("cannot read {origin}"))?;
+    let mut updated =
+        crate::edit::set_string(&text, &origin, &["stack", "version"], &new_requirement)?;
+    if what.check {
+        preview(&project, &target_stack, &mut report);
+        report.status = UpdateStatus::UpdateAvailable;
+        return Ok(report);
+    }
+    migrate(options, &project, &target_stack, &mut updated, &mut report)?;
     crate::files::write_atomic(&project.config_path, updated.as_bytes())
-        .with_context(|| format!("cannot write {}", project.config_path.display()))?;
-    report.status = UpdateStatus::Updated;
+        .with_context(|| format!("cannot write {origin}"))?;
+    refresh_schema(options, &project, &target_stack)?;
+    report.status = if rollback {
+        UpdateStatus::RolledBack
+    } else {
+        UpdateStatus::Updated
+    };
     report.requirement = Some(new_requirement);
     Ok(report)
+}
+
+fn pin_of_tag(v: &TagVersion) -> Pin {
+    Pin {
+        version: Some(v.version.clone()),
+        tag: Some(v.tag.clone()),
+        commit: Some(v.commit.clone()),
+    }
+}
+
+/// What [`migrate`] would do, for `check`.
+fn preview(project: &Project, target: &Stack, report: &mut UpdateReport) {
+    let version = target.pin.describe();
+    for name in &report.removed {
+        if project.config.values.contains_key(name) {
+            report.migrations.push(format!(
+                "values.{name} would be commented out: {version} has no component {name}"
+            ));
+        }
+    }
+    for name in &report.added {
+        if !project.config.values.contains_key(name) {
+            report.migrations.push(format!(
+                "values.{name} would be added with its options commented out: {version} adds component {name}"
+            ));
+        }
+    }
+}
+
+/// Moves the values of `text` (cairn.yaml) to the target's components:
+/// a block for each component added (when cairn.yaml has none), each
+/// removed component's block commented out. What cannot be done in
+/// place is left to the user, and said.
+fn migrate(
+    options: &Options,
+    project: &Project,
+    target: &Stack,
+    text: &mut String,
+    report: &mut UpdateReport,
+) -> anyhow::Result<()> {
+    let origin = project.config_path.display().to_string();
+    let version = target.pin.describe();
+    for name in &report.removed {
+        if !project.config.values.contains_key(name) {
+            continue;
+        }
+        match crate::edit::comment_out(text, &origin, &["values"], name) {
+            Ok(edited) => {
+                *text = edited;
+                report.migrations.push(format!(
+                    "values.{name} commented out: {version} has no component {name}"
+                ));
+            }
+            Err(_) => report.migrations.push(format!(
+                "remove values.{name} from {origin} yourself: {version} has no component {name}"
+            )),
+        }
+    }
+    let new: Vec<&str> = report
+        .added
+        .iter()
+        .filter(|n| !project.config.values.contains_key(*n))
+        .map(String::as_str)
+        .collect();
+    if new.is_empty() {
+        return Ok(());
+    }
+    let runtime = options.sandbox.runtime()?;
+    let (loaded, index) = load_components(&runtime, &*options.sandbox.progress, target, &new)?;
+    for (name, i) in new.iter().zip(index) {
+        let enabled = target.definition.component(name).is_some_and(|c| c.enabled);
+        let block = config_text::component_block(name, enabled, &loaded[i].metadata);
+        let state = if enabled { "on" } else { "off" };
+        match crate::edit::insert_block(text, &origin, &["values"], name, &block) {
+            Ok(edited) => {
+                *text = edited;
+                report.migrations.push(format!(
+                    "values.{name} added with its options commented out: {version} adds component {name} ({state} by default)"
+                ));
+            }
+            Err(_) => report.migrations.push(format!(
+                "{version} adds component {name} ({state} by default); `cairn show {name}` lists its options"
+            )),
+        }
+    }
+    Ok(())
+}
+
+/// Rewrites cairn.schema.json for the target, when the project has one.
+fn refresh_schema(options: &Options, project: &Project, target: &Stack) -> anyhow::Result<()> {
+    let path = project.root.join(config_text::SCHEMA_FILE);
+    if !path.exists() {
+        return Ok(());
+    }
+    let runtime = options.sandbox.runtime()?;
+    let names: Vec<&str> = target
+        .definition
+        .components
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    let (loaded, index) = load_components(&runtime, &*options.sandbox.progress, target, &names)?;
+    let described: Vec<(&str, &crate::runtime::Metadata)> = names
+        .iter()
+        .zip(index)
+        .map(|(name, i)| (*name, &loaded[i].metadata))
+        .collect();
+    let schema = config_text::file_schema(&target.definition.name, &described);
+    crate::files::write_atomic(
+        &path,
+        format!("{}\n", serde_json::to_string_pretty(&schema)?).as_bytes(),
+    )
+    .with_context(|| format!("cannot write {}", path.display()))
 }

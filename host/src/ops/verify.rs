@@ -17,8 +17,11 @@ use crate::stack::Stack;
 /// What `verify` found.
 #[derive(Debug, Default, Serialize)]
 pub struct VerifyReport {
-    /// Files whose content differs from what the lock says was generated.
+    /// Files edited since the last generate: neither what it generated
+    /// nor the hand edit it accepted.
     pub edited: Vec<String>,
+    /// Files with hand edits the last generate accepted (fine).
+    pub accepted: Vec<String>,
     pub missing: Vec<String>,
     /// Files the lock names that the locked inputs no longer render the
     /// same (values changed, or a component is not deterministic).
@@ -91,7 +94,8 @@ pub fn verify(options: &Options) -> anyhow::Result<VerifyReport> {
         .filter(|(_, content)| content.is_none())
         .map(|(path, _)| path.clone())
         .collect();
-    report.edited = repo::edited(Some(&lock), &disk);
+    report.edited = repo::unaccepted(&lock, &disk);
+    report.accepted = lock.edits.keys().cloned().collect();
     report.plaintext = crate::secrets::scan_plaintext(&session.project.output_dir())
         .into_iter()
         .map(|(path, why)| Plaintext { path, why })

@@ -55,14 +55,19 @@ pub enum Command {
     Diff(StackArgs),
     /// Validate values and rendered output without writing.
     Lint(LintArgs),
-    /// List newer stack versions with their changelogs, and move cairn.yaml
-    /// to one of them.
+    /// List the stack's newer versions with their changelogs, and move
+    /// cairn.yaml to one of them (or back to an older one), adding the
+    /// blocks of components it adds and commenting out those it removes.
     Update(UpdateArgs),
     /// Re-render from cairn.lock and check the repo matches it. Exit status 1
     /// when it does not (hand edits, drift).
     Verify(StackArgs),
     /// Show the stack, versions, components and generated files.
     Status(StackArgs),
+    /// List the stack's components, or show one component's options (with
+    /// their types, defaults and descriptions), what it provides and reads,
+    /// and its readme. For the stack in cairn.yaml, or any with --stack.
+    Show(ShowArgs),
     /// Set up Flux for a cluster: its install manifests and sync under
     /// PATH/flux-system, an SSH deploy key and an age identity kept outside
     /// the repo, and the age recipient in cairn.yaml. Running it again
@@ -191,11 +196,28 @@ pub struct LintArgs {
 }
 
 #[derive(Args)]
+pub struct ShowArgs {
+    /// The component to show (default: list them all).
+    pub component: Option<String>,
+    /// Another stack: a git URL or a local path.
+    #[arg(long, value_name = "SOURCE")]
+    pub stack: Option<String>,
+    /// With --stack: the version (a semver range, tag or commit; default
+    /// the newest release).
+    #[arg(long, requires = "stack")]
+    pub version: Option<String>,
+    #[command(flatten)]
+    pub stack_args: StackArgs,
+}
+
+#[derive(Args)]
 pub struct UpdateArgs {
-    /// Only list newer versions; change nothing.
+    /// Only say what would change; write nothing. Exit status 1 when there
+    /// is a version to move to.
     #[arg(long)]
     pub check: bool,
-    /// The version to move to (default: the newest).
+    /// The version to move to, newer or older (default: the newest
+    /// release). Pinned exactly in cairn.yaml.
     #[arg(long, value_name = "VERSION")]
     pub to: Option<String>,
     #[command(flatten)]

@@ -17,14 +17,6 @@ use cairn::{author, ops};
 use output::Outcome;
 
 fn main() -> ExitCode {
-    // Like other Unix tools, end quietly when the reader of our output goes
-    // away (`cairn diff | head`) instead of panicking on a broken pipe.
-    #[cfg(unix)]
-    // SAFETY: restoring the default disposition of SIGPIPE at startup,
-    // before any other thread exists.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
     let cli = Cli::parse();
     let format = cli.output;
     output::finish(run(cli.command, format), format)
@@ -86,12 +78,22 @@ fn run(command: Command, format: Format) -> anyhow::Result<Outcome> {
             };
             let report = ops::update(&args.stack.options(&progress)?, &what)?;
             output::update(&report, format);
-            Ok(Outcome::Clean)
+            Ok(Outcome::findings_if(report.update_available()))
         }
         Command::Verify(args) => {
             let report = ops::verify(&args.options(&progress)?)?;
             output::verify(&report, format);
             Ok(Outcome::findings_if(!report.ok()))
+        }
+        Command::Show(args) => {
+            let what = ops::ShowOptions {
+                component: args.component,
+                stack: args.stack,
+                version: args.version,
+            };
+            let report = ops::show(&args.stack_args.options(&progress)?, &what)?;
+            output::show(&report, format);
+            Ok(Outcome::Clean)
         }
         Command::Status(args) => {
             output::status(&ops::status(&args.options(&progress)?)?, format);

@@ -16,29 +16,50 @@ use crate::args::Format;
 use cairn::author::{CaseResult, StackComponentReport};
 use cairn::bootstrap::BootstrapReport;
 use cairn::ops::{
-    ConflictError, ConvergenceError, GenerateReport, InitReport, InspectReport, LintReport,
-    RenderReport, StatusReport, UpdateReport, UpdateStatus, VerifyReport,
+    ConflictError, ConvergenceError, GenerateReport, InitReport, InspectReport, InvalidValues,
+    LintReport, RenderReport, ShowReport, StatusReport, UpdateReport, UpdateStatus, VerifyReport,
 };
 use cairn::render::{ComponentFailure, RenderError};
 use cairn::repo::Action;
 
 macro_rules! out {
     ($($arg:tt)*) => {
-        print!("{}", cairn::text::terminal(&format!($($arg)*)))
+        write_out(&cairn::text::terminal(&format!($($arg)*)))
     };
 }
 macro_rules! outln {
     () => {
-        println!()
+        write_out("\n")
     };
     ($($arg:tt)*) => {
-        println!("{}", cairn::text::terminal(&format!($($arg)*)))
+        write_out(&format!("{}\n", cairn::text::terminal(&format!($($arg)*))))
     };
 }
 macro_rules! errln {
     ($($arg:tt)*) => {
-        eprintln!("{}", cairn::text::terminal(&format!($($arg)*)))
+        write_err(&format!("{}\n", cairn::text::terminal(&format!($($arg)*))))
     };
+}
+
+/// Writes to stdout. When its reader has gone (`cairn diff | head`), ends
+/// quietly with the status a shell gives a process a broken pipe stopped
+/// (128 + SIGPIPE). SIGPIPE itself stays ignored, so a pipe to a child
+/// (ssh, say) that closes early is an error cairn reports, not a silent
+/// death.
+fn write_out(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(err) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
+        && err.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(141);
+    }
+}
+
+/// Writes to stderr; nothing more to be done if that fails.
+fn write_err(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// How a command that worked ended.
@@ -87,6 +108,12 @@ fn describe_error(err: &anyhow::Error) -> serde_json::Value {
         if let Some(ConvergenceError(problems)) = cause.downcast_ref() {
             return serde_json::json!({
                 "kind": "convergence", "message": message, "problems": problems,
+            });
+        }
+        if let Some(invalid) = cause.downcast_ref::<InvalidValues>() {
+            return serde_json::json!({
+                "kind": "values", "message": message,
+                "components": invalid.components, "problems": invalid.problems,
             });
         }
         if let Some(failure) = cause.downcast_ref::<ComponentFailure>() {
@@ -181,9 +208,99 @@ pub fn inspect(report: &InspectReport, format: Format) {
     for import in &report.imports {
         outln!("  {import}");
     }
-    outln!("config schema:");
-    for line in pretty(&report.config_schema).lines() {
-        outln!("  {line}");
+    outln!("options:");
+    options(&cairn::values::options(&report.config_schema));
+    outln!("(the raw configuration schema: `cairn inspect -o json`)");
+}
+
+pub fn show(report: &ShowReport, format: Format) {
+    if format == Format::Json {
+        return json(report);
+    }
+    let Some(page) = &report.component else {
+        outln!(
+            "stack {} {} ({})",
+            report.stack,
+            report.version,
+            report.source
+        );
+        for c in &report.components {
+            let on = c.enabled.unwrap_or(c.default_enabled);
+            outln!(
+                "  {} {:<16} {:<14} {}: {}",
+                if on { "on " } else { "off" },
+                c.name,
+                c.category,
+                c.title,
+                c.description
+            );
+        }
+        outln!("`cairn show COMPONENT` shows a component's options.");
+        return;
+    };
+    outln!("{} {} - {}", page.name, page.version, page.title);
+    outln!("  {}", page.description);
+    outln!("category: {}", page.category);
+    outln!("stack:    {} {}", report.stack, report.version);
+    outln!();
+    outln!("Options, under values.{} in cairn.yaml:", page.name);
+    options(&page.options);
+    let facts = |title: &str, decls: &[cairn::runtime::FactDecl]| {
+        if decls.is_empty() {
+            return;
+        }
+        outln!();
+        outln!("{title}:");
+        for d in decls {
+            let mut notes = Vec::new();
+            if d.required {
+                notes.push("required");
+            }
+            if d.wait {
+                notes.push("applied after its provider");
+            }
+            let notes = if notes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", notes.join(", "))
+            };
+            outln!("  {:<28} {}{notes}", d.key, d.description);
+        }
+    };
+    facts("Provides facts", &page.provides);
+    facts("Reads facts", &page.reads);
+    if !page.crd_groups.is_empty() {
+        outln!();
+        outln!("Installs the CRDs of: {}", page.crd_groups.join(", "));
+    }
+    if !page.readme.trim().is_empty() {
+        outln!();
+        for line in page.readme.trim_end().lines() {
+            outln!("  {line}");
+        }
+    }
+}
+
+/// A component's options, one paragraph each.
+fn options(options: &[cairn::values::OptionDoc]) {
+    if options.is_empty() {
+        outln!("  (none)");
+    }
+    for option in options {
+        let mut about = option.kind.clone();
+        if option.required {
+            about.push_str(", required");
+        }
+        if option.secret {
+            about.push_str(", a secret: {env: NAME}, {file: PATH} or {sops: FILE, key: KEY}");
+        } else if let Some(default) = &option.default {
+            let shown = serde_json::to_string(default).unwrap_or_default();
+            about.push_str(&format!(", default {}", cairn::text::one_line(&shown, 80)));
+        }
+        outln!("  {}  ({about})", option.name);
+        if !option.description.is_empty() {
+            outln!("      {}", cairn::text::one_line(&option.description, 600));
+        }
     }
 }
 
@@ -356,8 +473,13 @@ pub fn update(report: &UpdateReport, format: Format) {
         report.current.as_deref().unwrap_or("none"),
         report.latest.as_deref().unwrap_or("none")
     );
+    if report.rollback
+        && let Some(target) = &report.target
+    {
+        outln!("rolling back to {target}, undoing:");
+    }
     for v in &report.versions {
-        let within = if v.within_requirement {
+        let within = if v.within_requirement || report.rollback {
             ""
         } else {
             " (beyond your version requirement)"
@@ -371,11 +493,32 @@ pub fn update(report: &UpdateReport, format: Format) {
             outln!("  {line}");
         }
     }
+    if !report.added.is_empty() || !report.removed.is_empty() {
+        outln!();
+        for name in &report.added {
+            outln!("  + component {name}");
+        }
+        for name in &report.removed {
+            outln!("  - component {name}");
+        }
+    }
+    for migration in &report.migrations {
+        outln!("  {migration}");
+    }
     match (&report.requirement, report.status) {
         (Some(req), _) => {
             outln!("\ncairn.yaml now requires {req}; run `cairn generate` to apply it")
         }
         (None, UpdateStatus::UpToDate) => outln!("up to date"),
+        (None, UpdateStatus::UpdateAvailable) => outln!(
+            "\n{} is available; `cairn update{}` moves cairn.yaml to it",
+            report.target.as_deref().unwrap_or("a new version"),
+            report
+                .target
+                .as_deref()
+                .map(|t| format!(" --to {t}"))
+                .unwrap_or_default()
+        ),
         _ => {}
     }
 }
@@ -394,6 +537,13 @@ pub fn verify(report: &VerifyReport, format: Format) {
             report.unchecked.join(", ")
         );
     }
+    if !report.accepted.is_empty() {
+        outln!(
+            "note: {} file(s) hold hand edits the last generate kept: {}",
+            report.accepted.len(),
+            report.accepted.join(", ")
+        );
+    }
     if report.ok() {
         outln!("the repo matches cairn.lock");
         return;
@@ -402,7 +552,7 @@ pub fn verify(report: &VerifyReport, format: Format) {
         outln!("values in cairn.yaml changed since the last generate; run `cairn generate`");
     }
     for path in &report.edited {
-        outln!("edited: {path}");
+        outln!("edited: {path} (since the last generate, which keeps it when run again)");
     }
     for path in &report.missing {
         outln!("missing: {path}");

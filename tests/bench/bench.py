@@ -139,7 +139,8 @@ def empty(dir):
 
 def stack_cases(case, cairn, wasm, work, env):
     """The stack of the end-to-end tests (app, gateway) and a
-    50-component stack, through generate, diff and verify."""
+    50-component stack (copies of cert-manager), through generate, diff
+    and verify."""
     helm = "helm template (default helm create chart)"
     make_stack(work / "stack", wasm, [("app", "app.wasm"), ("gateway", "gateway.wasm")])
     gitops = work / "gitops"
@@ -160,9 +161,12 @@ def stack_cases(case, cairn, wasm, work, env):
     case("cairn diff, nothing to change", run("diff"), helm)
     case("cairn verify", run("verify"), helm)
 
-    make_stack(work / "stack50", wasm, [(f"app-{i}", "app.wasm") for i in range(50)])
+    # Fifty copies of cert-manager, each in a namespace of its own (one
+    # object may come from one component only), issuer off.
+    make_stack(work / "stack50", wasm, [(f"cm-{i}", "cert_manager.wasm") for i in range(50)])
     gitops50 = work / "gitops50"
-    make_gitops(gitops50, work / "stack50", "")
+    make_gitops(gitops50, work / "stack50",
+                "".join(f"  cm-{i}: {{namespace: cm-{i}, issuer: {{enabled: false}}}}\n" for i in range(50)))
     config50 = gitops50 / "cairn.yaml"
 
     def empty_repo():

@@ -614,3 +614,21 @@ fn pruning_a_namespace_warns_what_flux_will_delete() {
         );
     }
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_cairn_quietly() {
+    let world = World::new();
+    let stack = world.stack_repo();
+    let gitops = world.gitops(&stack, "v0.1.0", VALUES);
+    // `cairn diff | head -0`: the pipe is closed before cairn writes.
+    let mut child = world
+        .cairn_process(&gitops, &["diff"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(141), "{}", stderr(&output));
+    assert!(stderr(&output).is_empty(), "{}", stderr(&output));
+}

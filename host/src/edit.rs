@@ -186,57 +186,38 @@ pub fn comment_out(
     parent: &[&str],
     key: &str,
 ) -> Result<String, EditError> {
-    let path: Vec<&str> = parent.iter().copied().chain([key]).collect();
-    let unverified = || EditError::Unverified {
-        origin: origin.to_string(),
-        path: path.join("."),
-    };
-    let doc = Document::from_str(text).map_err(|_| unverified())?;
-    let root = doc.as_mapping().ok_or_else(unverified)?;
-    let Descent::Found(mapping) = descend_doc(&root, origin, parent, key)? else {
-        return Err(unverified());
-    };
-    let entry = mapping
-        .entries()
-        .find(|e| e.key_matches(key))
-        .ok_or_else(unverified)?;
-    let key_range = entry.key_node().ok_or_else(unverified)?.byte_range();
-    let end = entry
-        .value_node()
-        .map_or(key_range.end, |v| v.byte_range().end) as usize;
-    let start = text[..key_range.start as usize]
-        .rfind('\n')
-        .map_or(0, |i| i + 1);
-    let indent = key_range.start as usize - start;
-    if !text[start..key_range.start as usize].trim().is_empty() {
-        return Err(unverified());
-    }
-    let end = if end > 0 && text.as_bytes()[end - 1] == b'\n' {
-        end
-    } else {
-        text[end..].find('\n').map_or(text.len(), |i| end + i + 1)
-    };
-    let commented: String = text[start..end]
-        .split_inclusive('\n')
-        .map(|line| {
-            if line.trim().is_empty() || line.len() < indent {
-                line.to_string()
-            } else {
-                format!("{}# {}", &line[..indent], &line[indent..])
+    splice(
+        text,
+        origin,
+        parent,
+        key,
+        |mapping| {
+            let entry = mapping.entries().find(|e| e.key_matches(key))?;
+            let key_at = entry.key_node()?.byte_range();
+            let end = entry
+                .value_node()
+                .map_or(key_at.end, |v| v.byte_range().end) as usize;
+            let key_start = key_at.start as usize;
+            let start = text[..key_start].rfind('\n').map_or(0, |i| i + 1);
+            if !text[start..key_start].trim().is_empty() {
+                return None;
             }
-        })
-        .collect();
-    let edited = format!("{}{commented}{}", &text[..start], &text[end..]);
-
-    let mut expected: Value = crate::yaml::from_str(text).map_err(|_| unverified())?;
-    if let Some(map) = descend_value(&mut expected, parent, false).and_then(Value::as_mapping_mut) {
-        map.remove(key);
-    }
-    let actual: Value = crate::yaml::from_str(&edited).map_err(|_| unverified())?;
-    if actual != expected {
-        return Err(unverified());
-    }
-    Ok(edited)
+            let indent = key_start - start;
+            let end = line_end(text, end);
+            let commented: String = text[start..end]
+                .split_inclusive('\n')
+                .map(|line| {
+                    if line.trim().is_empty() || line.len() < indent {
+                        line.to_string()
+                    } else {
+                        format!("{}# {}", &line[..indent], &line[indent..])
+                    }
+                })
+                .collect();
+            Some((start, end, commented))
+        },
+        |map| map.remove(key).map(drop),
+    )
 }
 
 /// Adds `block` (YAML text: one `key:` entry indented for the mapping at
@@ -249,6 +230,51 @@ pub fn insert_block(
     key: &str,
     block: &str,
 ) -> Result<String, EditError> {
+    splice(
+        text,
+        origin,
+        parent,
+        key,
+        |mapping| {
+            if mapping.is_flow_style() || mapping.contains_key(key) {
+                return None;
+            }
+            let last = mapping.entries().last()?;
+            let end = last
+                .value_node()
+                .map(|v| v.byte_range().end)
+                .or_else(|| last.key_node().map(|k| k.byte_range().end))?;
+            let at = line_end(text, end as usize);
+            let mut inserted = String::new();
+            if !text[..at].ends_with('\n') {
+                inserted.push('\n');
+            }
+            inserted.push_str(block);
+            if !block.ends_with('\n') {
+                inserted.push('\n');
+            }
+            Some((at, at, inserted))
+        },
+        |map| {
+            let value: Value = crate::yaml::from_str(&unindent(block)).ok()?;
+            map.insert(Value::from(key), value.get(key)?.clone());
+            Some(())
+        },
+    )
+}
+
+/// Replaces `text[start..end]` with text placed on the syntax tree by
+/// `place` (given the mapping at `parent`), and checks the result means
+/// what `intended` makes of that mapping's parsed value. `None` from either
+/// refuses the edit.
+fn splice(
+    text: &str,
+    origin: &str,
+    parent: &[&str],
+    key: &str,
+    place: impl FnOnce(&yaml_edit::Mapping) -> Option<(usize, usize, String)>,
+    intended: impl FnOnce(&mut serde_yaml::Mapping) -> Option<()>,
+) -> Result<String, EditError> {
     let path: Vec<&str> = parent.iter().copied().chain([key]).collect();
     let unverified = || EditError::Unverified {
         origin: origin.to_string(),
@@ -259,44 +285,28 @@ pub fn insert_block(
     let Descent::Found(mapping) = descend_doc(&root, origin, parent, key)? else {
         return Err(unverified());
     };
-    if mapping.is_flow_style() || mapping.contains_key(key) {
-        return Err(unverified());
-    }
-    let last = mapping.entries().last().ok_or_else(unverified)?;
-    let end = last
-        .value_node()
-        .map(|v| v.byte_range().end)
-        .or_else(|| last.key_node().map(|k| k.byte_range().end))
-        .ok_or_else(unverified)? as usize;
-    let at = if end > 0 && text.as_bytes()[end - 1] == b'\n' {
-        end
-    } else {
-        text[end..].find('\n').map_or(text.len(), |i| end + i + 1)
-    };
-    let mut edited = text[..at].to_string();
-    if !edited.ends_with('\n') {
-        edited.push('\n');
-    }
-    edited.push_str(block);
-    if !block.ends_with('\n') {
-        edited.push('\n');
-    }
-    edited.push_str(&text[at..]);
+    let (start, end, replacement) = place(&mapping).ok_or_else(unverified)?;
+    let edited = format!("{}{replacement}{}", &text[..start], &text[end..]);
 
-    let block_value: Value = crate::yaml::from_str(&unindent(block)).map_err(|_| unverified())?;
     let mut expected: Value = crate::yaml::from_str(text).map_err(|_| unverified())?;
-    let (Some(map), Some(new)) = (
-        descend_value(&mut expected, parent, false).and_then(Value::as_mapping_mut),
-        block_value.get(key),
-    ) else {
-        return Err(unverified());
-    };
-    map.insert(Value::from(key), new.clone());
+    let map = descend_value(&mut expected, parent, false)
+        .and_then(Value::as_mapping_mut)
+        .ok_or_else(unverified)?;
+    intended(map).ok_or_else(unverified)?;
     let actual: Value = crate::yaml::from_str(&edited).map_err(|_| unverified())?;
     if actual != expected {
         return Err(unverified());
     }
     Ok(edited)
+}
+
+/// Where the line holding byte `end - 1` ends (after its newline).
+fn line_end(text: &str, end: usize) -> usize {
+    if end > 0 && text.as_bytes()[end - 1] == b'\n' {
+        end
+    } else {
+        text[end..].find('\n').map_or(text.len(), |i| end + i + 1)
+    }
 }
 
 /// `block` with the indentation of its first entry removed from every line.

@@ -11,32 +11,15 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use support::{World, stderr, stdout};
+use support::{KNOWN_HOSTS, World, stderr, stdout};
 
 const URL: &str = "ssh://git@github.com/acme/fleet.git";
-const KNOWN_HOSTS: &str =
-    "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n";
-
 fn fixture() -> PathBuf {
     support::root().join("tests/fixtures/flux/install.yaml")
 }
 
-/// A GitOps repo with `clusters/demo/cairn.yaml` on the reference stack.
 fn repo(world: &World, extra_values: &str) -> PathBuf {
-    let dir = world.path("gitops");
-    let cluster = dir.join("clusters/demo");
-    std::fs::create_dir_all(&cluster).unwrap();
-    support::git(&dir, &["init", "-q"]);
-    std::fs::write(
-        cluster.join("cairn.yaml"),
-        format!(
-            "stack:\n  source: {}\nvalues:\n  cert-manager:\n    issuer:\n      email: ops@example.com\n  namespaces:\n    enabled: false\n{extra_values}",
-            support::reference_stack().display()
-        ),
-    )
-    .unwrap();
-    world.write("known_hosts", KNOWN_HOSTS);
-    dir
+    support::cluster_repo(world, extra_values)
 }
 
 fn bootstrap(world: &World, dir: &Path, extra: &[&str]) -> assert_cmd::Command {

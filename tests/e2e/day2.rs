@@ -182,12 +182,7 @@ fn team_stack(world: &World) -> PathBuf {
 
 /// A GitOps repo on `stack` at `version`, generated and committed.
 fn team_repo(world: &World, stack: &Path, version: &str, values: &str) -> PathBuf {
-    let dir = world.path("gitops");
-    std::fs::create_dir_all(&dir).unwrap();
-    git(&dir, &["init", "-q"]);
-    git(&dir, &["config", "user.name", "Test"]);
-    git(&dir, &["config", "user.email", "test@example.com"]);
-    write_config(&dir.join("cairn.yaml"), stack, version, values);
+    let dir = world.gitops(stack, version, values);
     ok(world, &dir, &["generate", "--commit"]);
     dir
 }

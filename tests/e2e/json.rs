@@ -182,22 +182,8 @@ fn inspect_render_and_bootstrap_report_as_json() {
     assert!(render["files"].as_u64().unwrap() > 1, "{render}");
 
     // bootstrap: the report, and never the private keys.
-    let dir = world.path("gitops");
-    let cluster = dir.join("clusters/demo");
-    std::fs::create_dir_all(&cluster).unwrap();
-    support::git(&dir, &["init", "-q"]);
-    std::fs::write(
-        cluster.join("cairn.yaml"),
-        format!(
-            "stack:\n  source: {}\nvalues: {{}}\n",
-            support::reference_stack().display()
-        ),
-    )
-    .unwrap();
-    let known_hosts = world.write(
-        "known_hosts",
-        "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n",
-    );
+    let dir = support::cluster_repo(&world, "");
+    let known_hosts = world.path("known_hosts");
     let manifests = support::root().join("tests/fixtures/flux/install.yaml");
     let args = [
         "bootstrap",

@@ -481,3 +481,26 @@ pub fn sops_encrypt(recipient: &str, plain: &str) -> String {
     );
     String::from_utf8(output.stdout).unwrap()
 }
+
+/// A host key of github.com in known_hosts form, for bootstrap.
+pub const KNOWN_HOSTS: &str =
+    "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n";
+
+/// A GitOps repo (git work tree) with `clusters/demo/cairn.yaml` on the
+/// reference stack, and `known_hosts` in the world for bootstrap.
+pub fn cluster_repo(world: &World, extra_values: &str) -> PathBuf {
+    let dir = world.path("gitops");
+    let cluster = dir.join("clusters/demo");
+    std::fs::create_dir_all(&cluster).unwrap();
+    git(&dir, &["init", "-q"]);
+    std::fs::write(
+        cluster.join("cairn.yaml"),
+        format!(
+            "stack:\n  source: {}\nvalues:\n  cert-manager:\n    issuer:\n      email: ops@example.com\n  namespaces:\n    enabled: false\n{extra_values}",
+            reference_stack().display()
+        ),
+    )
+    .unwrap();
+    world.write("known_hosts", KNOWN_HOSTS);
+    dir
+}

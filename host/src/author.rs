@@ -334,7 +334,7 @@ pub fn test(
             })?;
         if !component.metadata.provides.is_empty() {
             runtime
-                .facts(&component, &config)
+                .facts(&component, &config, false)
                 .map_err(|error| ComponentFailure {
                     component: name.clone(),
                     error,
@@ -342,7 +342,7 @@ pub fn test(
                 .context(label.clone())?;
         }
         let rendered = runtime
-            .render(&component, &config, &facts)
+            .render(&component, &config, &facts, false)
             .map_err(|error| ComponentFailure {
                 component: name.clone(),
                 error,

@@ -129,6 +129,7 @@ pub fn render(
 
     let mut configs = Vec::new();
     let mut redacted = Vec::new();
+    let mut secret = Vec::new();
     let mut invalid = Vec::new();
     let mut resolved = Resolved::default();
     let mut short = Vec::new();
@@ -137,6 +138,7 @@ pub fn render(
             Ok((config, shown, plains)) => {
                 configs.push(config);
                 redacted.push(shown);
+                secret.push(!plains.is_empty());
                 for (field, plain) in plains {
                     if !resolved.add(&instance.name, &field, &plain) {
                         short.push((instance.name.clone(), field));
@@ -149,7 +151,12 @@ pub fn render(
     if !invalid.is_empty() {
         return Err(RenderError::Values(invalid));
     }
-    let rendering = render_checked(runtime, instances, secrets, configs, redacted, &resolved);
+    let prepared = PreparedValues {
+        configs,
+        redacted,
+        secret,
+    };
+    let rendering = render_checked(runtime, instances, secrets, prepared, &resolved);
     match rendering {
         Ok(mut rendering) => {
             for (component, field) in short {
@@ -183,27 +190,29 @@ fn render_checked(
     runtime: &Runtime,
     instances: &[Instance<'_>],
     secrets: &SecretHandling<'_>,
-    configs: Vec<serde_json::Value>,
-    redacted: Vec<serde_json::Value>,
+    prepared: PreparedValues,
     resolved: &Resolved,
 ) -> Result<Rendering, RenderError> {
+    let PreparedValues {
+        configs,
+        redacted,
+        secret,
+    } = prepared;
     let config_json: Vec<String> = configs.iter().map(|c| c.to_string()).collect();
 
     // Phase 1: facts. A component that declares none cannot publish any,
-    // so it is not called.
-    let published = collect(
-        instances
-            .par_iter()
-            .zip(&config_json)
-            .map(|(instance, config)| {
-                if instance.component.metadata.provides.is_empty() {
-                    return Ok(Vec::new());
-                }
-                runtime
-                    .facts(instance.component, config)
-                    .map_err(|error| failure(instance, error))
-            }),
-    )?;
+    // so it is not called. Calls are memoized, except those given a secret:
+    // nothing computed from a secret is kept on disk.
+    let published = collect(instances.par_iter().zip(&config_json).zip(&secret).map(
+        |((instance, config), secret)| {
+            if instance.component.metadata.provides.is_empty() {
+                return Ok(Vec::new());
+            }
+            runtime
+                .facts(instance.component, config, !secret)
+                .map_err(|error| failure(instance, error))
+        },
+    ))?;
     let publications = instances
         .iter()
         .zip(published)
@@ -227,30 +236,54 @@ fn render_checked(
         return Err(RenderError::Facts(missing));
     }
 
-    // Phase 2: render.
-    let rendered = collect(instances.par_iter().zip(&config_json).zip(&inputs).map(
-        |((instance, config), facts)| {
-            let rendered = runtime
-                .render(instance.component, config, facts)
-                .map_err(|error| failure(instance, error))?;
-            let errors: Vec<Diagnostic> = rendered
-                .diagnostics
-                .iter()
-                .filter(|d| d.severity == Severity::Error)
-                .cloned()
-                .collect();
-            if !errors.is_empty() {
-                return Err(failure(
-                    instance,
-                    CallError {
-                        failure: Failure::InvalidConfig(errors),
-                        log: rendered.log.clone(),
-                    },
-                ));
-            }
-            Ok(rendered)
-        },
-    ))?;
+    // Phase 2: render, memoized unless the component was given a secret or
+    // reads a fact from one that was.
+    let tainted: Vec<&str> = instances
+        .iter()
+        .zip(&secret)
+        .filter(|(_, secret)| **secret)
+        .map(|(i, _)| i.name.as_str())
+        .collect();
+    let memoize: Vec<bool> = inputs
+        .iter()
+        .zip(&secret)
+        .map(|(facts, secret)| {
+            !secret
+                && facts.iter().all(|f| {
+                    table
+                        .get(&f.key)
+                        .is_none_or(|p| !tainted.contains(&p.provider.as_str()))
+                })
+        })
+        .collect();
+    let rendered = collect(
+        instances
+            .par_iter()
+            .zip(&config_json)
+            .zip(&inputs)
+            .zip(&memoize)
+            .map(|(((instance, config), facts), memoize)| {
+                let rendered = runtime
+                    .render(instance.component, config, facts, *memoize)
+                    .map_err(|error| failure(instance, error))?;
+                let errors: Vec<Diagnostic> = rendered
+                    .diagnostics
+                    .iter()
+                    .filter(|d| d.severity == Severity::Error)
+                    .cloned()
+                    .collect();
+                if !errors.is_empty() {
+                    return Err(failure(
+                        instance,
+                        CallError {
+                            failure: Failure::InvalidConfig(errors),
+                            log: rendered.log.clone(),
+                        },
+                    ));
+                }
+                Ok(rendered)
+            }),
+    )?;
 
     let mut diagnostics = Vec::new();
     let mut logs = Vec::new();
@@ -327,6 +360,14 @@ fn render_checked(
 /// as. A secret written in plaintext is refused, and no message repeats a
 /// secret's value.
 type Prepared = (serde_json::Value, serde_json::Value, Vec<(String, String)>);
+
+/// Every instance's configuration, as given to it and as shown, and
+/// whether it holds a secret value.
+struct PreparedValues {
+    configs: Vec<serde_json::Value>,
+    redacted: Vec<serde_json::Value>,
+    secret: Vec<bool>,
+}
 
 fn prepare_values(instance: &Instance<'_>, resolver: &Resolver) -> Result<Prepared, ValuesError> {
     let schema = &instance.component.metadata.config_schema;

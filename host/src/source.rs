@@ -235,6 +235,7 @@ pub struct TooLarge {
 }
 
 /// The stack's files at one version.
+#[derive(Clone)]
 pub enum Snapshot {
     Dir(PathBuf),
     Tree {

@@ -85,25 +85,70 @@ impl Stack {
             .definition
             .component(name)
             .with_context(|| format!("stack {} has no component {name:?}", self.definition.name))?;
-        let wasm = self
-            .snapshot
-            .read(&component.path, max_size)
-            .map_err(|err| match err.downcast_ref::<crate::source::TooLarge>() {
-                Some(too_large) => anyhow::anyhow!(
-                    "component {name:?}: {too_large}; raise --limit component-size if you trust it"
-                ),
-                None => err,
-            })?;
-        let actual = format!("{:x}", Sha256::digest(&wasm));
-        if !actual.eq_ignore_ascii_case(&component.sha256) {
-            bail!(
-                "component {name:?}: {} has sha256 {actual}, but {STACK_FILE} declares {}; the stack was tampered with or not rebuilt (`cairn stack build`). Refusing to run it",
-                component.path,
-                component.sha256
-            );
-        }
-        Ok((wasm, actual))
+        read_component(
+            &self.snapshot,
+            name,
+            &component.path,
+            &component.sha256,
+            max_size,
+        )
     }
+
+    /// Reads component `name`'s bytes whenever called, checked like
+    /// [`Stack::component_wasm`]; `first` are bytes already read and
+    /// checked, handed out on the first call. Owns what it needs, so the
+    /// runtime can keep it until it must compile the component.
+    pub fn component_source(
+        &self,
+        name: &str,
+        max_size: u64,
+        first: Option<Vec<u8>>,
+    ) -> anyhow::Result<crate::runtime::Source> {
+        let component = self
+            .definition
+            .component(name)
+            .with_context(|| format!("stack {} has no component {name:?}", self.definition.name))?;
+        let snapshot = self.snapshot.clone();
+        let (name, path, sha256) = (
+            name.to_string(),
+            component.path.clone(),
+            component.sha256.clone(),
+        );
+        let first = std::sync::Mutex::new(first);
+        Ok(Box::new(move || {
+            if let Some(bytes) = first.lock().ok().and_then(|mut f| f.take()) {
+                return Ok(bytes);
+            }
+            read_component(&snapshot, &name, &path, &sha256, max_size).map(|(bytes, _)| bytes)
+        }))
+    }
+}
+
+/// The bytes of component `name` at `path` and their sha256, refused when
+/// larger than `max_size` (before reading) or when they are not what
+/// stack.yaml declares (`declared`).
+fn read_component(
+    snapshot: &Snapshot,
+    name: &str,
+    path: &str,
+    declared: &str,
+    max_size: u64,
+) -> anyhow::Result<(Vec<u8>, String)> {
+    let wasm = snapshot.read(path, max_size).map_err(|err| {
+        match err.downcast_ref::<crate::source::TooLarge>() {
+            Some(too_large) => anyhow::anyhow!(
+                "component {name:?}: {too_large}; raise --limit component-size if you trust it"
+            ),
+            None => err,
+        }
+    })?;
+    let actual = format!("{:x}", Sha256::digest(&wasm));
+    if !actual.eq_ignore_ascii_case(declared) {
+        bail!(
+            "component {name:?}: {path} has sha256 {actual}, but {STACK_FILE} declares {declared}; the stack was tampered with or not rebuilt (`cairn stack build`). Refusing to run it"
+        );
+    }
+    Ok((wasm, actual))
 }
 
 /// Content ids with the sha256 of their content, under the user's cache,

@@ -97,7 +97,7 @@ fn descriptions_are_kept_with_the_compiled_code_and_only_authentic_ones_used() {
     let entries: Vec<_> = std::fs::read_dir(world.cache_dir().join("cairn/compiled"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "describe"))
+        .filter(|p| p.extension().is_some_and(|e| e == "about"))
         .collect();
     assert_eq!(entries.len(), 2, "{entries:?}");
 
@@ -123,7 +123,7 @@ fn descriptions_are_kept_with_the_compiled_code_and_only_authentic_ones_used() {
             .replace(&title, "Retitled");
         let stem = entry.file_stem().unwrap().to_string_lossy().into_owned();
         let mac = if seal {
-            key.seal(&[b"describe", stem.as_bytes(), body.as_bytes()])
+            key.seal(&[b"about", stem.as_bytes(), body.as_bytes()])
         } else {
             bytes[12..header].try_into().unwrap()
         };
@@ -411,4 +411,86 @@ fn kustomize_builds_the_tree_and_each_component_directory() {
         "{}",
         stdout(&all)
     );
+}
+
+#[test]
+fn renders_are_memoized_and_only_authentic_results_used() {
+    let world = World::isolated();
+    world
+        .render(VALUES, "out", &["gateway", "cert-manager"])
+        .assert()
+        .success();
+    let compiled = world.cache_dir().join("cairn/compiled");
+    let results = |phase: &str| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&compiled)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.extension()
+                    .is_some_and(|e| e.to_string_lossy().starts_with(phase))
+            })
+            .collect()
+    };
+    // Both render; both publish facts.
+    assert_eq!(results("render-").len(), 2);
+    assert_eq!(results("facts-").len(), 2);
+
+    let key =
+        cairn::cache::CacheKey::at(&support::test_data_dir().join("cairn/cache.key")).unwrap();
+    let header = 12 + 32;
+    let edit = |entry: &std::path::Path, seal: bool| {
+        let bytes = std::fs::read(entry).unwrap();
+        let body = String::from_utf8(bytes[header..].to_vec())
+            .unwrap()
+            .replace("envoy-gateway-system", "elsewhere");
+        let stem = entry.file_stem().unwrap().to_string_lossy().into_owned();
+        let ext = entry.extension().unwrap().to_string_lossy().into_owned();
+        let mac = if seal {
+            key.seal(&[ext.as_bytes(), stem.as_bytes(), body.as_bytes()])
+        } else {
+            bytes[12..header].try_into().unwrap()
+        };
+        let mut out = bytes[..12].to_vec();
+        out.extend_from_slice(&mac);
+        out.extend_from_slice(body.as_bytes());
+        std::fs::write(entry, out).unwrap();
+    };
+    let gateway = |dir: &str| read_tree(&world.path(dir))["gateway/helmrelease.yaml"].clone();
+
+    // Changed by someone without the key: ignored, rendered afresh.
+    for entry in results("render-") {
+        edit(&entry, false);
+    }
+    world
+        .render(VALUES, "tampered", &["gateway", "cert-manager"])
+        .assert()
+        .success();
+    assert_eq!(
+        read_tree(&world.path("out")),
+        read_tree(&world.path("tampered"))
+    );
+
+    // Sealed with the key, it is what the next run uses instead of calling
+    // the component: the memo is read.
+    for entry in results("render-") {
+        edit(&entry, true);
+    }
+    world
+        .render(VALUES, "recalled", &["gateway", "cert-manager"])
+        .assert()
+        .success();
+    assert!(
+        gateway("recalled").contains("elsewhere"),
+        "{}",
+        gateway("recalled")
+    );
+
+    // Other values are another call: rendered, and kept beside.
+    let other = VALUES.replace("name: edge", "name: other");
+    world
+        .render(&other, "other", &["gateway", "cert-manager"])
+        .assert()
+        .success();
+    assert!(!gateway("other").contains("elsewhere"));
+    assert_eq!(results("render-").len(), 4);
 }

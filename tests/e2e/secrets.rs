@@ -475,3 +475,32 @@ fn a_sops_file_made_by_another_implementation_is_read_and_its_tampering_caught()
     );
     assert_eq!(std::fs::read_to_string(&sealed).unwrap(), before);
 }
+
+#[test]
+fn nothing_computed_from_a_secret_is_kept_in_the_cache() {
+    let world = World::isolated();
+    let (_, recipient) = age_identity(&world, "team");
+    let dir = env_repo(&world, &recipient);
+    ok(cairn(&world, &dir, &["generate"]));
+    // Renders are memoized, but not grafana's, which holds the secret.
+    let mut files = vec![world.cache_dir()];
+    let mut memoized = 0;
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        if path.to_string_lossy().contains(".render-") {
+            memoized += 1;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !bytes
+                .windows(PASSWORD.len())
+                .any(|w| w == PASSWORD.as_bytes()),
+            "{} holds the secret",
+            path.display()
+        );
+    }
+    assert!(memoized > 0, "no render was memoized");
+}

@@ -502,11 +502,8 @@ pub(super) fn load_components(
         .par_iter()
         .map(|name| {
             let (sha256, bytes) = stack.component_digest(name, &records, max_size)?;
-            let read = || match bytes {
-                Some(bytes) => Ok(bytes),
-                None => stack.component_wasm(name, max_size).map(|(bytes, _)| bytes),
-            };
-            runtime.load_lazy(sha256, read).map_err(|error| {
+            let source = stack.component_source(name, max_size, bytes)?;
+            runtime.load_deferred(sha256, source).map_err(|error| {
                 anyhow::Error::new(ComponentFailure {
                     component: name.to_string(),
                     error,

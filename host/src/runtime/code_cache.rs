@@ -23,7 +23,10 @@
 //!   (0700), and an entry not owned by the current user, or writable by
 //!   others, is ignored.
 //!
-//! What `describe` returned is kept beside the code under the same seal.
+//! What `describe` returned is kept beside the code under the same seal,
+//! and so are the results of `facts` and `render` calls (memoized renders:
+//! a call is a pure function of the component, the engine, its input and
+//! the limits, so an identical call is answered from here).
 
 use std::hash::Hasher;
 use std::io::Write;
@@ -38,6 +41,9 @@ const MAGIC: &[u8; 12] = b"cairn-seal-2";
 /// The largest compiled entry read back (the JavaScript and Python
 /// components compile to about 40 MB).
 const MAX_ENTRY: u64 = 1 << 30;
+/// The largest kept result read back: a render's output is at most
+/// `output-total` (16 MiB by default), its log and JSON framing aside.
+const MAX_RESULT: u64 = 64 << 20;
 
 use crate::cache::{CacheKey, create_private_dir, owned_privately};
 
@@ -78,24 +84,48 @@ impl CodeCache {
         Ok((component, false))
     }
 
-    /// What the component's `describe` returned, kept beside its compiled
-    /// code (`KEY.describe`, sealed like the code); `None` when absent or
-    /// not authentic, and the caller describes it again.
-    pub fn load_metadata<T: serde::de::DeserializeOwned>(
+    /// What the component's `describe` returned and what it imports, kept
+    /// beside its compiled code (`KEY.about`, sealed like the code); `None`
+    /// when absent or not authentic, and the caller describes it again.
+    pub fn load_description<T: serde::de::DeserializeOwned>(
         &self,
         engine: &Engine,
         digest: &str,
     ) -> Option<T> {
+        self.load_result(engine, digest, "about")
+    }
+
+    /// Stores a description; a failure only costs a describe later.
+    pub fn store_description<T: serde::Serialize>(&self, engine: &Engine, digest: &str, value: &T) {
+        self.store_result(engine, digest, "about", value);
+    }
+
+    /// The result of a call kept as `KEY.NAME` (`NAME` says which call on
+    /// which input, see `Runtime::render`), sealed like the code, so that
+    /// whoever can write the cache cannot make cairn take output it did
+    /// not compute. `None` when absent or not authentic.
+    pub fn load_result<T: serde::de::DeserializeOwned>(
+        &self,
+        engine: &Engine,
+        digest: &str,
+        name: &str,
+    ) -> Option<T> {
         let key = entry_key(engine, digest);
-        let bytes = self.read_sealed(&key, "describe", 16 << 20)?;
+        let bytes = self.read_sealed(&key, name, MAX_RESULT)?;
         serde_json::from_slice(&bytes).ok()
     }
 
-    /// Stores what `describe` returned; a failure only costs a describe later.
-    pub fn store_metadata<T: serde::Serialize>(&self, engine: &Engine, digest: &str, metadata: &T) {
+    /// Keeps the result of a call; a failure only costs the call later.
+    pub fn store_result<T: serde::Serialize>(
+        &self,
+        engine: &Engine,
+        digest: &str,
+        name: &str,
+        value: &T,
+    ) {
         let key = entry_key(engine, digest);
-        if let Ok(json) = serde_json::to_vec(metadata) {
-            let _ = self.write_sealed(&key, "describe", &json);
+        if let Ok(json) = serde_json::to_vec(value) {
+            let _ = self.write_sealed(&key, name, &json);
         }
     }
 

@@ -11,6 +11,7 @@ mod code_cache;
 mod contract;
 mod sandbox;
 
+use std::sync::OnceLock;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -42,16 +43,32 @@ pub struct Runtime {
     _ticker: EpochTicker,
 }
 
-/// A component compiled and described, ready to call.
+/// A component described, ready to call. Its code is compiled (or loaded
+/// from the cache) when a call first needs it: a run whose calls are all
+/// memoized loads no code at all.
 pub struct Loaded {
     /// Hex sha256 of the component's bytes.
     pub sha256: String,
     pub metadata: Metadata,
     /// The interfaces the component imports: its capabilities.
     pub imports: Vec<String>,
-    /// Whether the compiled code came from the cache.
+    /// Whether the description (and so, usually, the code) came from the
+    /// cache.
     pub cache_hit: bool,
-    pre: Pre,
+    pre: OnceLock<Pre>,
+    /// Reads the component's bytes, when its code must be compiled.
+    source: Option<Source>,
+}
+
+/// Reads a component's bytes, on demand.
+pub type Source = Box<dyn Fn() -> anyhow::Result<Vec<u8>> + Send + Sync>;
+
+/// What `describe` said of a component and what it imports, kept beside
+/// its compiled code.
+#[derive(Serialize, Deserialize)]
+struct Description {
+    metadata: Metadata,
+    imports: Vec<String>,
 }
 
 /// `describe` of a component, as plain data.
@@ -83,7 +100,7 @@ pub struct FactDecl {
 }
 
 /// A typed fact value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FactValue {
     Text(String),
@@ -92,13 +109,13 @@ pub enum FactValue {
     Texts(Vec<String>),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fact {
     pub key: String,
     pub value: FactValue,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Error,
@@ -106,7 +123,7 @@ pub enum Severity {
     Info,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostic {
     pub severity: Severity,
     pub message: String,
@@ -127,7 +144,7 @@ pub enum Layer {
 }
 
 /// One file a component returned.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutputFile {
     /// Relative to the component's directory (its `config/` for that layer).
     pub path: String,
@@ -137,7 +154,7 @@ pub struct OutputFile {
 }
 
 /// What `render` returned, within the output limits.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Rendered {
     pub files: Vec<OutputFile>,
     pub diagnostics: Vec<Diagnostic>,
@@ -278,10 +295,39 @@ impl Runtime {
         sha256: String,
         wasm: impl FnOnce() -> anyhow::Result<Vec<u8>>,
     ) -> Result<Loaded, CallError> {
-        let instantiate = |message: String| CallError {
-            failure: Failure::Instantiate(message),
-            log: String::new(),
-        };
+        let component = self.compiled(&sha256, wasm)?;
+        self.described(sha256, component, None)
+    }
+
+    /// Describes the component whose sha256 is `sha256` from what the cache
+    /// kept of it, without loading its code: that waits for its first call
+    /// (see [`Loaded`]), and `source` reads its bytes if it must be
+    /// compiled. Without a kept description, compiles and describes now.
+    pub fn load_deferred(&self, sha256: String, source: Source) -> Result<Loaded, CallError> {
+        if let Some(Description { metadata, imports }) = self
+            .cache
+            .as_ref()
+            .and_then(|cache| cache.load_description(&self.engine, &sha256))
+        {
+            return Ok(Loaded {
+                sha256,
+                metadata,
+                imports,
+                cache_hit: true,
+                pre: OnceLock::new(),
+                source: Some(source),
+            });
+        }
+        let component = self.compiled(&sha256, &source)?;
+        self.described(sha256, component, Some(source))
+    }
+
+    /// The compiled component: from the cache, or compiled from `wasm()`.
+    fn compiled(
+        &self,
+        sha256: &str,
+        wasm: impl FnOnce() -> anyhow::Result<Vec<u8>>,
+    ) -> Result<(Component, bool), CallError> {
         let limit = self.limits.component_size;
         let bytes = || {
             let bytes = wasm().map_err(|err| wasmtime::Error::msg(format!("{err:#}")))?;
@@ -299,35 +345,42 @@ impl Runtime {
             Ok(bytes)
         };
         let _slot = self.slots.acquire();
-        let (component, cache_hit) = match &self.cache {
-            Some(cache) => cache.load_or_compile(&self.engine, &sha256, bytes),
+        match &self.cache {
+            Some(cache) => cache.load_or_compile(&self.engine, sha256, bytes),
             None => bytes()
                 .and_then(|wasm| Component::new(&self.engine, wasm))
                 .map(|c| (c, false)),
         }
-        .map_err(|err| instantiate(format!("not a valid WebAssembly component: {err:#}")))?;
-        drop(_slot);
-        let imports = component
-            .component_type()
-            .imports(&self.engine)
-            .map(|(name, _)| name.to_string())
-            .collect();
-        let pre = self.linker.instantiate_pre(&component).map_err(|err| {
+        .map_err(|err| instantiate(format!("not a valid WebAssembly component: {err:#}")))
+    }
+
+    /// Links a compiled component into the sandbox.
+    fn pre(&self, component: &Component) -> Result<Pre, CallError> {
+        let pre = self.linker.instantiate_pre(component).map_err(|err| {
             instantiate(format!(
                 "{err:#} (the sandbox grants only WASI 0.2 and cairn:component/host)"
             ))
         })?;
-        let pre = Pre::new(pre).map_err(instantiate)?;
-        // `describe` depends on no input, so what it returned once for
-        // these bytes is kept beside their compiled code: a warm run saves
-        // an instantiation, which is tens of milliseconds for JavaScript
-        // and Python components.
+        Pre::new(pre).map_err(instantiate)
+    }
+
+    /// A compiled component, described: from what the cache kept, or by
+    /// calling `describe`, whose answer depends on no input (so it is kept
+    /// beside the code: a warm run saves an instantiation, tens of
+    /// milliseconds for JavaScript and Python components).
+    fn described(
+        &self,
+        sha256: String,
+        (component, cache_hit): (Component, bool),
+        source: Option<Source>,
+    ) -> Result<Loaded, CallError> {
+        let pre = self.pre(&component)?;
         let cached = self
             .cache
             .as_ref()
-            .and_then(|cache| cache.load_metadata(&self.engine, &sha256));
-        let metadata = match cached {
-            Some(metadata) => metadata,
+            .and_then(|cache| cache.load_description(&self.engine, &sha256));
+        let Description { metadata, imports } = match cached {
+            Some(description) => description,
             None => {
                 let (meta, _log) = self.call(Phase::Describe, |store| pre.describe(store))?;
                 let metadata = Metadata::from_raw(meta).map_err(|message| CallError {
@@ -337,10 +390,16 @@ impl Runtime {
                     },
                     log: String::new(),
                 })?;
+                let imports = component
+                    .component_type()
+                    .imports(&self.engine)
+                    .map(|(name, _)| name.to_string())
+                    .collect();
+                let description = Description { metadata, imports };
                 if let Some(cache) = &self.cache {
-                    cache.store_metadata(&self.engine, &sha256, &metadata);
+                    cache.store_description(&self.engine, &sha256, &description);
                 }
-                metadata
+                description
             }
         };
         Ok(Loaded {
@@ -348,13 +407,73 @@ impl Runtime {
             metadata,
             imports,
             cache_hit,
-            pre,
+            pre: OnceLock::from(pre),
+            source,
         })
     }
 
+    /// The component's linked code, compiled or loaded on its first call.
+    fn linked<'l>(&self, component: &'l Loaded) -> Result<&'l Pre, CallError> {
+        if let Some(pre) = component.pre.get() {
+            return Ok(pre);
+        }
+        let source = component
+            .source
+            .as_ref()
+            .expect("a component without code has a source");
+        let compiled = self.compiled(&component.sha256, source)?;
+        let pre = self.pre(&compiled.0)?;
+        Ok(component.pre.get_or_init(|| pre))
+    }
+
+    /// A memoized result of `phase` for `component` on `input`, when
+    /// `memoize` and the cache has one (see [`CodeCache::load_result`]).
+    fn recall<T: serde::de::DeserializeOwned>(
+        &self,
+        memo: Option<&str>,
+        component: &Loaded,
+    ) -> Option<T> {
+        let (cache, memo) = (self.cache.as_ref()?, memo?);
+        cache.load_result(&self.engine, &component.sha256, memo)
+    }
+
+    fn remember<T: Serialize>(&self, memo: Option<&str>, component: &Loaded, value: &T) {
+        if let (Some(cache), Some(memo)) = (self.cache.as_ref(), memo) {
+            cache.store_result(&self.engine, &component.sha256, memo, value);
+        }
+    }
+
+    /// The name of the memoized result of a call: the phase and a digest
+    /// of everything the call depends on (its input and the limits it ran
+    /// under; the component and engine are in the entry's key).
+    fn memo_name(&self, phase: Phase, input: &[&str]) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(format!("{:?}", self.limits).as_bytes());
+        for part in input {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+        format!("{phase}-{:x}", hasher.finalize())
+    }
+
     /// Phase 1: the facts the component publishes for `config` (JSON).
-    pub fn facts(&self, component: &Loaded, config: &str) -> Result<Vec<Fact>, CallError> {
-        let (result, log) = self.call(Phase::Facts, |store| component.pre.facts(store, config))?;
+    /// With `memoize`, a result kept from an earlier identical call is
+    /// used instead of calling the component (and a new one is kept): the
+    /// sandbox makes every call a pure function of its input.
+    pub fn facts(
+        &self,
+        component: &Loaded,
+        config: &str,
+        memoize: bool,
+    ) -> Result<Vec<Fact>, CallError> {
+        let memo = memoize.then(|| self.memo_name(Phase::Facts, &[config]));
+        if let Some(facts) = self.recall::<Vec<Fact>>(memo.as_deref(), component)
+            && facts.len() <= MAX_FACT_DECLS
+        {
+            return Ok(facts);
+        }
+        let pre = self.linked(component)?;
+        let (result, log) = self.call(Phase::Facts, |store| pre.facts(store, config))?;
         match result {
             Ok(facts) if facts.len() > MAX_FACT_DECLS => Err(CallError {
                 failure: Failure::Contract {
@@ -366,21 +485,35 @@ impl Runtime {
                 },
                 log,
             }),
-            Ok(facts) => Ok(facts),
+            Ok(facts) => {
+                self.remember(memo.as_deref(), component, &facts);
+                Ok(facts)
+            }
             Err(err) => Err(guest_error(err, Phase::Facts, log)),
         }
     }
 
-    /// Phase 2: the component's files for `config` (JSON) and `facts`.
+    /// Phase 2: the component's files for `config` (JSON) and `facts`,
+    /// memoized like [`Runtime::facts`].
     pub fn render(
         &self,
         component: &Loaded,
         config: &str,
         facts: &[Fact],
+        memoize: bool,
     ) -> Result<Rendered, CallError> {
-        let (result, log) = self.call(Phase::Render, |store| {
-            component.pre.render(store, config, facts)
-        })?;
+        let memo = memoize.then(|| {
+            let facts = serde_json::to_string(facts).expect("facts serialise");
+            self.memo_name(Phase::Render, &[config, &facts])
+        });
+        // A kept result still meets today's output limits, or is not used.
+        if let Some(rendered) = self.recall::<Rendered>(memo.as_deref(), component)
+            && self.check_output_limits(&rendered).is_ok()
+        {
+            return Ok(rendered);
+        }
+        let pre = self.linked(component)?;
+        let (result, log) = self.call(Phase::Render, |store| pre.render(store, config, facts))?;
         let output = result.map_err(|err| guest_error(err, Phase::Render, log.clone()))?;
         let rendered = Rendered {
             files: output
@@ -405,6 +538,7 @@ impl Runtime {
                 failure: Failure::Output(message),
                 log: rendered.log.clone(),
             })?;
+        self.remember(memo.as_deref(), component, &rendered);
         Ok(rendered)
     }
 
@@ -510,6 +644,14 @@ impl Runtime {
                 message: format!("{err:#}"),
             },
         }
+    }
+}
+
+/// A component that cannot be made ready to call.
+fn instantiate(message: String) -> CallError {
+    CallError {
+        failure: Failure::Instantiate(message),
+        log: String::new(),
     }
 }
 

@@ -179,13 +179,59 @@ pub fn layer_dir(component: &str, layer: Layer) -> String {
     }
 }
 
-/// A file of the assembled tree.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A file of the assembled tree. Its YAML is parsed at most once, however
+/// many stages look at its objects (assembly, sealing, the plaintext and
+/// convergence checks): replace a file to change it, never its content.
+#[derive(Debug, Clone)]
 pub struct TreeFile {
     /// The component that produced it; `None` for the root kustomization.
     pub component: Option<String>,
     pub content: String,
+    documents: std::sync::OnceLock<Vec<serde_yaml::Value>>,
 }
+
+impl TreeFile {
+    pub fn new(component: Option<String>, content: String) -> Self {
+        Self {
+            component,
+            content,
+            documents: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// A file whose documents were parsed already.
+    fn parsed(
+        component: Option<String>,
+        content: String,
+        documents: Vec<serde_yaml::Value>,
+    ) -> Self {
+        Self {
+            component,
+            content,
+            documents: std::sync::OnceLock::from(documents),
+        }
+    }
+
+    /// The file's YAML documents, empty ones left out. The content is
+    /// cairn's own or was checked when the tree was assembled.
+    pub fn documents(&self) -> &[serde_yaml::Value] {
+        self.documents.get_or_init(|| {
+            crate::yaml::documents_checked(&self.content)
+                .into_iter()
+                .flatten()
+                .filter(|d| !d.is_null())
+                .collect()
+        })
+    }
+}
+
+impl PartialEq for TreeFile {
+    fn eq(&self, other: &Self) -> bool {
+        self.component == other.component && self.content == other.content
+    }
+}
+
+impl Eq for TreeFile {}
 
 /// Every file cairn generates, by path relative to the output directory.
 pub type Tree = BTreeMap<String, TreeFile>;
@@ -235,10 +281,13 @@ pub fn assemble(outputs: Vec<ComponentFiles>, limits: &Limits) -> Result<Tree, V
                 )));
                 continue;
             }
-            if let Err(p) = check_yaml(&content) {
-                problems.push(problem(p));
-                continue;
-            }
+            let documents = match check_yaml(&content) {
+                Ok(documents) => documents,
+                Err(p) => {
+                    problems.push(problem(p));
+                    continue;
+                }
+            };
             let full = format!("{}/{path}", layer_dir(&component, layer));
             if let Some(other) = folded.insert(full.to_lowercase(), full.clone()) {
                 let what = if other == full {
@@ -274,10 +323,7 @@ pub fn assemble(outputs: Vec<ComponentFiles>, limits: &Limits) -> Result<Tree, V
             layers.entry(layer).or_default().push(path);
             tree.insert(
                 full,
-                TreeFile {
-                    component: Some(component.clone()),
-                    content,
-                },
+                TreeFile::parsed(Some(component.clone()), content, documents),
             );
         }
         for (layer, mut resources) in layers {
@@ -308,10 +354,7 @@ pub fn assemble(outputs: Vec<ComponentFiles>, limits: &Limits) -> Result<Tree, V
             let dir = layer_dir(&component, layer);
             tree.insert(
                 format!("{dir}/{KUSTOMIZATION}"),
-                TreeFile {
-                    component: Some(component.clone()),
-                    content: kustomization(&what, &resources),
-                },
+                TreeFile::new(Some(component.clone()), kustomization(&what, &resources)),
             );
             dirs.push(dir);
         }
@@ -322,10 +365,7 @@ pub fn assemble(outputs: Vec<ComponentFiles>, limits: &Limits) -> Result<Tree, V
     dirs.sort();
     tree.insert(
         KUSTOMIZATION.into(),
-        TreeFile {
-            component: None,
-            content: kustomization("every component's directory", &dirs),
-        },
+        TreeFile::new(None, kustomization("every component's directory", &dirs)),
     );
     Ok(tree)
 }
@@ -416,7 +456,7 @@ fn check_path(path: &str, limits: &Limits) -> Result<(), String> {
 pub fn plaintext_problems(tree: &Tree) -> Vec<OutputProblem> {
     tree.iter()
         .filter_map(|(path, file)| {
-            let why = plaintext_secret_checked(&file.content)?;
+            let why = plaintext_secret_in(&file.content, file.documents())?;
             let component = file.component.clone().unwrap_or_default();
             let file = path
                 .strip_prefix(&format!("{component}/"))
@@ -452,18 +492,14 @@ pub fn object_id(doc: &serde_yaml::Value) -> String {
 /// plaintext `data` or `stringData` (SOPS-encrypted values, `ENC[...]` with
 /// `sops` metadata, are fine), a private key block, or an age identity.
 pub fn plaintext_secret(content: &str) -> Option<String> {
-    plaintext_secret_in(content, crate::yaml::documents(content))
+    let documents: Vec<serde_yaml::Value> = crate::yaml::documents(content)
+        .into_iter()
+        .flatten()
+        .collect();
+    plaintext_secret_in(content, &documents)
 }
 
-/// [`plaintext_secret`] of text already checked (a render's output).
-fn plaintext_secret_checked(content: &str) -> Option<String> {
-    plaintext_secret_in(content, crate::yaml::documents_checked(content))
-}
-
-fn plaintext_secret_in(
-    content: &str,
-    documents: Vec<Result<serde_yaml::Value, crate::yaml::Error>>,
-) -> Option<String> {
+fn plaintext_secret_in(content: &str, documents: &[serde_yaml::Value]) -> Option<String> {
     if content.contains("PRIVATE KEY-----") {
         return Some("holds a private key block; keys never belong in git".into());
     }
@@ -472,7 +508,7 @@ fn plaintext_secret_in(
             "holds an age identity (AGE-SECRET-KEY-1...); keys never belong in git".into(),
         );
     }
-    for doc in documents.into_iter().flatten() {
+    for doc in documents {
         if doc.get("kind").and_then(serde_yaml::Value::as_str) != Some("Secret") {
             continue;
         }
@@ -502,9 +538,10 @@ fn plaintext_secret_in(
     None
 }
 
-/// Every document parses as YAML and is a Kubernetes object.
-fn check_yaml(content: &str) -> Result<(), String> {
-    let mut objects = 0;
+/// Every document parses as YAML and is a Kubernetes object. Returns the
+/// documents, empty ones left out.
+fn check_yaml(content: &str) -> Result<Vec<serde_yaml::Value>, String> {
+    let mut objects = Vec::new();
     for (index, document) in crate::yaml::documents(content).into_iter().enumerate() {
         let n = index + 1;
         let value = document.map_err(|err| format!("document {n} is not valid YAML: {err}"))?;
@@ -546,12 +583,12 @@ fn check_yaml(content: &str) -> Result<(), String> {
                 text("kind").unwrap_or_default()
             ));
         }
-        objects += 1;
+        objects.push(value);
     }
-    if objects == 0 {
+    if objects.is_empty() {
         return Err("the file holds no Kubernetes object".into());
     }
-    Ok(())
+    Ok(objects)
 }
 
 /// Component names that appear more than once.

@@ -74,9 +74,7 @@ pub fn layers(
         tree.iter().any(|(path, file)| {
             crate::compose::layer_of(path) == Some((component, layer))
                 && file.content.contains("sops:")
-                && crate::yaml::documents_checked(&file.content)
-                    .iter()
-                    .any(|d| d.as_ref().is_ok_and(crate::sops::is_encrypted))
+                && file.documents().iter().any(crate::sops::is_encrypted)
         })
     };
     let mut out = Vec::new();
@@ -268,10 +266,7 @@ pub fn root(tree: &mut Tree, flux_system: bool) {
     };
     tree.insert(
         KUSTOMIZATION.into(),
-        TreeFile {
-            component: None,
-            content: crate::compose::kustomization(what, &resources),
-        },
+        TreeFile::new(None, crate::compose::kustomization(what, &resources)),
     );
 }
 
@@ -395,13 +390,7 @@ impl View for TreeView<'_> {
     }
     fn documents(&self, path: &str) -> Option<Vec<Value>> {
         match self.tree.get(path) {
-            // Checked when the tree was assembled.
-            Some(file) => Some(
-                crate::yaml::documents_checked(&file.content)
-                    .into_iter()
-                    .flatten()
-                    .collect(),
-            ),
+            Some(file) => Some(file.documents().to_vec()),
             None => self.disk.documents(path),
         }
     }
@@ -1020,13 +1009,7 @@ mod tests {
             "a/config/kustomization.yaml",
             "b/kustomization.yaml",
         ] {
-            tree.insert(
-                path.into(),
-                TreeFile {
-                    component: None,
-                    content: String::new(),
-                },
-            );
+            tree.insert(path.into(), TreeFile::new(None, String::new()));
         }
         let providers: BTreeMap<String, String> = [("a.x".to_string(), "a".to_string())].into();
         let components = [

@@ -100,7 +100,7 @@ pub fn check_values(instances: &[Instance<'_>], resolver: &Resolver) -> Result<(
     let invalid: Vec<(String, ValuesError)> = instances
         .iter()
         .filter_map(|i| {
-            prepare_values(i, resolver)
+            prepare_values(i, resolver, None)
                 .err()
                 .map(|e| (i.name.clone(), e))
         })
@@ -134,7 +134,7 @@ pub fn render(
     let mut resolved = Resolved::default();
     let mut short = Vec::new();
     for instance in instances {
-        match prepare_values(instance, secrets.resolver) {
+        match prepare_values(instance, secrets.resolver, Some(runtime)) {
             Ok((config, shown, plains)) => {
                 configs.push(config);
                 redacted.push(shown);
@@ -369,7 +369,13 @@ struct PreparedValues {
     secret: Vec<bool>,
 }
 
-fn prepare_values(instance: &Instance<'_>, resolver: &Resolver) -> Result<Prepared, ValuesError> {
+/// With `runtime`, a configuration prepared before for the same values
+/// (holding no secret) is taken from its memo, and a new one kept.
+fn prepare_values(
+    instance: &Instance<'_>,
+    resolver: &Resolver,
+    runtime: Option<&Runtime>,
+) -> Result<Prepared, ValuesError> {
     let schema = &instance.component.metadata.config_schema;
     let mut values = instance.values.clone();
     let mut references = BTreeMap::new();
@@ -404,7 +410,42 @@ fn prepare_values(instance: &Instance<'_>, resolver: &Resolver) -> Result<Prepar
     if !problems.is_empty() {
         return Err(ValuesError::Invalid(problems));
     }
-    let config = values::prepare(schema, values.as_ref()).map_err(|err| match err {
+    let memo = runtime.filter(|_| plains.is_empty()).map(|runtime| {
+        let key = values
+            .as_ref()
+            .map_or_else(String::new, ToString::to_string);
+        (runtime, key)
+    });
+    let recalled = memo
+        .as_ref()
+        .and_then(|(runtime, key)| runtime.recall_config(instance.component, key));
+    let config = match recalled {
+        Some(config) => config,
+        None => {
+            let config = prepare_config(schema, values.as_ref(), &plains)?;
+            if let Some((runtime, key)) = &memo {
+                runtime.remember_config(instance.component, key, &config);
+            }
+            config
+        }
+    };
+    let mut shown = config.clone();
+    values::secret_fields(schema, &mut shown, &mut |field, value| {
+        *value = references
+            .get(field)
+            .cloned()
+            .unwrap_or_else(|| serde_json::Value::String("(secret)".into()));
+    });
+    Ok((config, shown, fields))
+}
+
+/// Defaults filled in and validated; no message repeats a secret.
+fn prepare_config(
+    schema: &serde_json::Value,
+    values: Option<&serde_json::Value>,
+    plains: &[String],
+) -> Result<serde_json::Value, ValuesError> {
+    values::prepare(schema, values).map_err(|err| match err {
         ValuesError::Invalid(violations) => ValuesError::Invalid(
             violations
                 .into_iter()
@@ -423,15 +464,7 @@ fn prepare_values(instance: &Instance<'_>, resolver: &Resolver) -> Result<Prepar
                 .collect(),
         ),
         other => other,
-    })?;
-    let mut shown = config.clone();
-    values::secret_fields(schema, &mut shown, &mut |field, value| {
-        *value = references
-            .get(field)
-            .cloned()
-            .unwrap_or_else(|| serde_json::Value::String("(secret)".into()));
-    });
-    Ok((config, shown, fields))
+    })
 }
 
 impl RenderError {

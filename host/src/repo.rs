@@ -682,13 +682,7 @@ mod tests {
         const PATH: &str = "app/cm.yaml";
         let mut tree = Tree::new();
         if let Some(new) = &case.new {
-            tree.insert(
-                PATH.into(),
-                TreeFile {
-                    component: Some("app".into()),
-                    content: new.clone(),
-                },
-            );
+            tree.insert(PATH.into(), TreeFile::new(Some("app".into()), new.clone()));
         }
         let lock = case.locked.as_ref().map(|locked| Lock {
             files: [(PATH.to_string(), crate::files::sha256(locked))].into(),

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde_yaml::Value;
 
-use crate::compose::{self, OutputProblem, Tree};
+use crate::compose::{self, OutputProblem, Tree, TreeFile};
 use crate::sops;
 
 /// The annotation by which a component asks for a non-Secret object to be
@@ -336,16 +336,10 @@ impl Sealer {
         let mut problems = Vec::new();
         let wanted: BTreeSet<String> = self.recipients.iter().map(|r| r.to_string()).collect();
         for (path, file) in tree.iter_mut() {
-            // Checked when the tree was assembled.
-            let Ok(docs) = crate::yaml::documents_checked(&file.content)
-                .into_iter()
-                .collect::<Result<Vec<Value>, _>>()
-            else {
-                continue;
-            };
-            if !docs.iter().any(needs_sealing) {
+            if !file.documents().iter().any(needs_sealing) {
                 continue;
             }
+            let docs: Vec<Value> = file.documents().to_vec();
             let previous = self.previous_objects(path);
             let mut out = Vec::new();
             for doc in docs {
@@ -396,11 +390,12 @@ impl Sealer {
                 }
                 sealed.objects.insert(id);
             }
-            file.content = out
+            let content = out
                 .iter()
                 .map(|d| serde_yaml::to_string(d).expect("YAML values serialise"))
                 .collect::<Vec<_>>()
                 .join("---\n");
+            *file = TreeFile::new(file.component.clone(), content);
         }
         if problems.is_empty() {
             Ok(sealed)
@@ -551,10 +546,7 @@ mod tests {
         let mut tree = Tree::new();
         tree.insert(
             "app/objects.yaml".into(),
-            TreeFile {
-                component: Some("app".into()),
-                content: content.into(),
-            },
+            TreeFile::new(Some("app".into()), content.into()),
         );
         tree
     }

@@ -340,10 +340,7 @@ fn flux_layers(
     }
     rendering.tree.insert(
         crate::config::layout::LAYERS_FILE.into(),
-        crate::compose::TreeFile {
-            component: None,
-            content: crate::flux::manifest(&layers, &settings, &path),
-        },
+        crate::compose::TreeFile::new(None, crate::flux::manifest(&layers, &settings, &path)),
     );
     crate::flux::root(&mut rendering.tree, flux_system);
     let crd_groups: BTreeMap<String, Vec<String>> = rendering
@@ -425,12 +422,8 @@ fn wire_bootstrap(project: &Project, tree: &mut Tree) -> anyhow::Result<bool> {
     }
     let mut clashes = Vec::new();
     for (path, file) in tree.iter() {
-        // Checked when the tree was assembled.
-        for doc in crate::yaml::documents_checked(&file.content)
-            .into_iter()
-            .flatten()
-        {
-            let key = crate::compose::object_id(&doc);
+        for doc in file.documents() {
+            let key = crate::compose::object_id(doc);
             let same_path = doc.get("kind").and_then(serde_yaml::Value::as_str)
                 == Some("Kustomization")
                 && doc

@@ -446,7 +446,7 @@ impl Runtime {
     /// The name of the memoized result of a call: the phase and a digest
     /// of everything the call depends on (its input and the limits it ran
     /// under; the component and engine are in the entry's key).
-    fn memo_name(&self, phase: Phase, input: &[&str]) -> String {
+    fn memo_name(&self, phase: impl std::fmt::Display, input: &[&str]) -> String {
         let mut hasher = Sha256::new();
         hasher.update(format!("{:?}", self.limits).as_bytes());
         for part in input {
@@ -454,6 +454,20 @@ impl Runtime {
             hasher.update(part.as_bytes());
         }
         format!("{phase}-{:x}", hasher.finalize())
+    }
+
+    /// The configuration `prepare` made of `values` (JSON) for `component`
+    /// before: a pure function of the component's schema and the values.
+    /// Never asked for values that hold a secret.
+    pub fn recall_config(&self, component: &Loaded, values: &str) -> Option<serde_json::Value> {
+        let memo = self.memo_name("values", &[values]);
+        self.recall(Some(&memo), component)
+    }
+
+    /// Keeps what [`Runtime::recall_config`] answers.
+    pub fn remember_config(&self, component: &Loaded, values: &str, config: &serde_json::Value) {
+        let memo = self.memo_name("values", &[values]);
+        self.remember(Some(&memo), component, config);
     }
 
     /// Phase 1: the facts the component publishes for `config` (JSON).

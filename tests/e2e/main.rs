@@ -8,6 +8,7 @@ mod support;
 mod author;
 mod bootstrap;
 mod day2;
+mod fleet;
 mod fuzz;
 mod hostile;
 mod json;

@@ -25,6 +25,11 @@ const MAX_CONFIG: u64 = 1 << 20;
 #[serde(deny_unknown_fields)]
 pub struct UserConfig {
     pub stack: StackRef,
+    /// Files of values shared with other clusters (`values:` as here),
+    /// relative to this file and inside its repository: merged in order,
+    /// each over the one before, and this file's own values over them all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<String>,
     /// Where generated files go, relative to the directory of `cairn.yaml`.
     #[serde(default = "default_output")]
     pub output: String,
@@ -250,12 +255,22 @@ impl Project {
                     config_path.display()
                 )
             })?;
-        let config = UserConfig::parse(&text, &config_path.display().to_string())?;
+        let origin = config_path.display().to_string();
+        let mut config = UserConfig::parse(&text, &origin)?;
         let root = config_path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."))
             .to_path_buf();
+        if !config.include.is_empty() {
+            let mut values = BTreeMap::new();
+            for include in &config.include {
+                let shared = read_include(&root, &origin, include)?;
+                merge_values(&mut values, shared);
+            }
+            merge_values(&mut values, std::mem::take(&mut config.values));
+            config.values = values;
+        }
         Ok(Self {
             config_path: config_path.to_path_buf(),
             root,
@@ -284,6 +299,90 @@ impl Project {
             map.remove("enabled");
         }
         Some(values)
+    }
+}
+
+/// The largest shared values file cairn reads.
+const MAX_INCLUDE: u64 = 1 << 20;
+
+/// A shared values file: `values:`, as in cairn.yaml.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Shared {
+    #[serde(default)]
+    values: BTreeMap<String, serde_json::Value>,
+}
+
+/// The values of `include` (relative to `root`, the directory of the
+/// cairn.yaml `origin`). It must stay inside the git repository around
+/// `root` (or, outside git, inside `root`) and is never read through a
+/// symbolic link: a pull request cannot make cairn read files elsewhere.
+fn read_include(
+    root: &Path,
+    origin: &str,
+    include: &str,
+) -> anyhow::Result<BTreeMap<String, serde_json::Value>> {
+    let absolute_root = std::path::absolute(root)?;
+    let bound = crate::git::work_tree(&absolute_root).unwrap_or_else(|| absolute_root.clone());
+    // Lexically: `..` steps out of the directory it follows.
+    let mut wanted = PathBuf::new();
+    for part in absolute_root.join(include).components() {
+        match part {
+            std::path::Component::ParentDir => {
+                wanted.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => wanted.push(other),
+        }
+    }
+    let rel = wanted
+        .strip_prefix(&bound)
+        .ok()
+        .filter(|rel| crate::files::check_relative(&rel.to_string_lossy()).is_ok())
+        .with_context(|| {
+            format!(
+                "{origin}: include {include:?} is outside {}; shared values must be files in the same repository",
+                bound.display()
+            )
+        })?;
+    crate::files::no_links(&bound, rel)
+        .map_err(|e| anyhow::anyhow!("{origin}: include {include:?}: {e}"))?;
+    let text = crate::files::read_text_bounded(&wanted, MAX_INCLUDE)
+        .with_context(|| format!("{origin}: cannot read include {include:?}"))?
+        .with_context(|| format!("{origin}: include {include:?} does not exist"))?;
+    let shared: Shared = crate::yaml::from_str(&text).with_context(|| {
+        format!("{origin}: include {include:?} is not a file of shared values (`values:` as in cairn.yaml)")
+    })?;
+    Ok(shared.values)
+}
+
+/// `over` merged into `base`: mappings key by key, anything else replaced.
+fn merge_values(
+    base: &mut BTreeMap<String, serde_json::Value>,
+    over: BTreeMap<String, serde_json::Value>,
+) {
+    fn merge(base: &mut serde_json::Value, over: serde_json::Value) {
+        match (base, over) {
+            (serde_json::Value::Object(base), serde_json::Value::Object(over)) => {
+                for (key, value) in over {
+                    match base.get_mut(&key) {
+                        Some(existing) => merge(existing, value),
+                        None => {
+                            base.insert(key, value);
+                        }
+                    }
+                }
+            }
+            (base, over) => *base = over,
+        }
+    }
+    for (key, value) in over {
+        match base.get_mut(&key) {
+            Some(existing) => merge(existing, value),
+            None => {
+                base.insert(key, value);
+            }
+        }
     }
 }
 

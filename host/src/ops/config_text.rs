@@ -105,6 +105,11 @@ pub fn file_schema(stack: &str, components: &[(&str, &Metadata)]) -> Value {
                 }
             },
             "output": {"type": "string", "description": "Where generated files go, relative to this file."},
+            "include": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Files of values shared with other clusters, merged in order under this file's own values."
+            },
             "values": {
                 "type": "object",
                 "additionalProperties": false,

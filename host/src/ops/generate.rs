@@ -332,6 +332,16 @@ fn resealed_warning(unopened: &BTreeSet<String>) -> Option<String> {
 
 /// `cairn generate`: renders, plans, and applies atomically.
 pub fn generate(options: &Options, what: GenerateOptions) -> anyhow::Result<GenerateReport> {
+    generate_collecting(options, what, false).map(|(report, _)| report)
+}
+
+/// [`generate`], returning as well, when `collect`, the paths `--commit`
+/// would record, for a caller that commits many projects at once.
+pub(super) fn generate_collecting(
+    options: &Options,
+    what: GenerateOptions,
+    collect: bool,
+) -> anyhow::Result<(GenerateReport, Vec<PathBuf>)> {
     let GenerateOptions { force, commit } = what;
     let prepared = prepare(options, force, Access::Write)?;
     if !prepared.plan.conflicts.is_empty() {
@@ -360,15 +370,16 @@ pub fn generate(options: &Options, what: GenerateOptions) -> anyhow::Result<Gene
     }
     let sops_config = write_sops_config(project)?;
     report.wrote |= sops_config.is_some();
+    let paths = if commit || collect {
+        commit_paths(&prepared, sops_config)?
+    } else {
+        Vec::new()
+    };
     if commit {
         let message = commit_message(&report);
-        report.commit = crate::git::commit(
-            &project.root,
-            &commit_paths(&prepared, sops_config)?,
-            &message,
-        )?;
+        report.commit = crate::git::commit(&project.root, &paths, &message)?;
     }
-    Ok(report)
+    Ok((report, paths))
 }
 
 /// What `--commit` records: every file the new lock names and every file

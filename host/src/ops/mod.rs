@@ -9,6 +9,7 @@
 //! each command is a module of its own on top.
 
 mod config_text;
+pub mod fleet;
 mod generate;
 mod init;
 mod inspect;
@@ -22,6 +23,7 @@ mod update;
 mod verify;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub use generate::{
     ConflictError, ConvergenceError, Counts, FileChange, GenerateOptions, GenerateReport,
@@ -49,6 +51,9 @@ pub struct Sandbox {
     pub limits: Limits,
     /// Told about slow steps (fetching, compiling).
     pub progress: Reporter,
+    /// A runtime to use instead of making one: the clusters of a fleet
+    /// share one engine and what it has loaded.
+    pub shared: Option<Arc<Runtime>>,
 }
 
 impl Default for Sandbox {
@@ -57,20 +62,32 @@ impl Default for Sandbox {
             no_cache: false,
             limits: Limits::default(),
             progress: crate::progress::silent(),
+            shared: None,
         }
     }
 }
 
 impl Sandbox {
-    /// A runtime with these limits and the user's compile cache (unless
-    /// `no_cache`).
-    pub fn runtime(&self) -> anyhow::Result<Runtime> {
+    /// The shared runtime, or a new one with these limits and the user's
+    /// compile cache (unless `no_cache`).
+    pub fn runtime(&self) -> anyhow::Result<Arc<Runtime>> {
+        if let Some(shared) = &self.shared {
+            return Ok(shared.clone());
+        }
         let cache = if self.no_cache {
             None
         } else {
             Some(CodeCache::user_default()?)
         };
-        Runtime::new(self.limits.clone(), cache)
+        Ok(Arc::new(Runtime::new(self.limits.clone(), cache)?))
+    }
+
+    /// The same sandbox with one runtime made now, for many projects.
+    pub fn shared(&self) -> anyhow::Result<Self> {
+        Ok(Self {
+            shared: Some(self.runtime()?),
+            ..self.clone()
+        })
     }
 }
 

@@ -39,7 +39,7 @@ pub(super) struct Session {
     pub lock: Option<Lock>,
     /// What `cairn bootstrap` recorded of Flux, carried into every new lock.
     pub flux: Option<crate::config::LockedFlux>,
-    pub runtime: Runtime,
+    pub runtime: std::sync::Arc<Runtime>,
     /// Whether an interrupted apply was completed on opening.
     pub recovered: bool,
 }

@@ -1,7 +1,7 @@
 //! The command line's grammar (clap), and how each command's arguments
 //! become the library's options. Nothing here runs a command.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::builder::PossibleValuesParser;
@@ -146,9 +146,14 @@ pub enum StackCommand {
 /// Where the project is and how to reach its stack.
 #[derive(Args)]
 pub struct StackArgs {
-    /// The cairn.yaml to use.
+    /// The cairn.yaml to use. Given more than once, status, diff, verify,
+    /// lint, generate and update run for each (a fleet).
     #[arg(long, value_name = "FILE", default_value = "cairn.yaml", global = true)]
-    pub config: PathBuf,
+    pub config: Vec<PathBuf>,
+    /// Run for every cairn.yaml below the current directory (status, diff,
+    /// verify, lint, generate, update).
+    #[arg(long, global = true, conflicts_with = "config")]
+    pub all: bool,
     /// Use only what is cached; never fetch.
     #[arg(long, global = true)]
     pub offline: bool,
@@ -335,17 +340,45 @@ impl SandboxArgs {
             no_cache: self.no_cache,
             limits,
             progress: progress.clone(),
+            shared: None,
         })
     }
 }
 
+/// The clusters a command runs for, when it runs for more than one.
+pub struct Fleet {
+    pub configs: Vec<PathBuf>,
+    /// What cluster names are relative to.
+    pub base: PathBuf,
+}
+
 impl StackArgs {
+    /// Options for the (first) cairn.yaml given.
     pub fn options(&self, progress: &Reporter) -> anyhow::Result<ops::Options> {
         Ok(ops::Options {
-            config: self.config.clone(),
+            config: self
+                .config
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "cairn.yaml".into()),
             offline: self.offline,
             sandbox: self.sandbox.sandbox(progress)?,
         })
+    }
+
+    /// With `--all` or several `--config`: the clusters to run for.
+    pub fn fleet(&self) -> anyhow::Result<Option<Fleet>> {
+        let configs = if self.all {
+            ops::fleet::discover(Path::new("."))?
+        } else if self.config.len() > 1 {
+            self.config.clone()
+        } else {
+            return Ok(None);
+        };
+        Ok(Some(Fleet {
+            configs,
+            base: ".".into(),
+        }))
     }
 }
 

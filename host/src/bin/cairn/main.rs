@@ -48,6 +48,22 @@ fn run(command: Command, format: Format) -> anyhow::Result<Outcome> {
                 force: args.force,
                 commit: args.commit,
             };
+            if let Some(fleet) = args.stack.fleet()? {
+                let options = args.stack.options(&cairn::progress::silent())?;
+                let task = progress.start(&format!("{} clusters", fleet.configs.len()));
+                let done = ops::fleet::generate(&fleet.configs, &fleet.base, &options, what)?;
+                drop(task);
+                let outcome = output::fleet(
+                    &done.clusters,
+                    format,
+                    output::Per {
+                        text: &|r| output::generate(r, Format::Text),
+                        findings: &|_| false,
+                    },
+                );
+                output::committed(&done.commits, format);
+                return Ok(outcome);
+            }
             let report = ops::generate(&args.stack.options(&progress)?, what)?;
             if args.stack.sandbox.verbose {
                 output::logs(&report.logs);
@@ -56,6 +72,17 @@ fn run(command: Command, format: Format) -> anyhow::Result<Outcome> {
             Ok(Outcome::Clean)
         }
         Command::Diff(args) => {
+            if let Some(fleet) = args.fleet()? {
+                let results = run_fleet(&args, &progress, &fleet, ops::diff)?;
+                return Ok(output::fleet(
+                    &results,
+                    format,
+                    output::Per {
+                        text: &|r| output::diff(r, Format::Text),
+                        findings: &|r| r.has_changes(),
+                    },
+                ));
+            }
             let report = ops::diff(&args.options(&progress)?)?;
             if args.sandbox.verbose {
                 output::logs(&report.logs);
@@ -67,6 +94,17 @@ fn run(command: Command, format: Format) -> anyhow::Result<Outcome> {
             let what = ops::LintOptions {
                 schemas: args.schemas,
             };
+            if let Some(fleet) = args.stack.fleet()? {
+                let results = run_fleet(&args.stack, &progress, &fleet, |o| ops::lint(o, &what))?;
+                return Ok(output::fleet(
+                    &results,
+                    format,
+                    output::Per {
+                        text: &|r| output::lint(r, Format::Text),
+                        findings: &|r| !r.ok(),
+                    },
+                ));
+            }
             let report = ops::lint(&args.stack.options(&progress)?, &what)?;
             output::lint(&report, format);
             Ok(Outcome::findings_if(!report.ok()))
@@ -76,11 +114,33 @@ fn run(command: Command, format: Format) -> anyhow::Result<Outcome> {
                 check: args.check,
                 to: args.to,
             };
+            if let Some(fleet) = args.stack.fleet()? {
+                let results = run_fleet(&args.stack, &progress, &fleet, |o| ops::update(o, &what))?;
+                return Ok(output::fleet(
+                    &results,
+                    format,
+                    output::Per {
+                        text: &|r| output::update(r, Format::Text),
+                        findings: &|r| r.update_available(),
+                    },
+                ));
+            }
             let report = ops::update(&args.stack.options(&progress)?, &what)?;
             output::update(&report, format);
             Ok(Outcome::findings_if(report.update_available()))
         }
         Command::Verify(args) => {
+            if let Some(fleet) = args.fleet()? {
+                let results = run_fleet(&args, &progress, &fleet, ops::verify)?;
+                return Ok(output::fleet(
+                    &results,
+                    format,
+                    output::Per {
+                        text: &|r| output::verify(r, Format::Text),
+                        findings: &|r| !r.ok(),
+                    },
+                ));
+            }
             let report = ops::verify(&args.options(&progress)?)?;
             output::verify(&report, format);
             Ok(Outcome::findings_if(!report.ok()))
@@ -96,6 +156,17 @@ fn run(command: Command, format: Format) -> anyhow::Result<Outcome> {
             Ok(Outcome::Clean)
         }
         Command::Status(args) => {
+            if let Some(fleet) = args.fleet()? {
+                let results = run_fleet(&args, &progress, &fleet, ops::status)?;
+                return Ok(output::fleet(
+                    &results,
+                    format,
+                    output::Per {
+                        text: &|r| output::status(r, Format::Text),
+                        findings: &|_| false,
+                    },
+                ));
+            }
             output::status(&ops::status(&args.options(&progress)?)?, format);
             Ok(Outcome::Clean)
         }
@@ -112,6 +183,20 @@ fn run(command: Command, format: Format) -> anyhow::Result<Outcome> {
         Command::Component(command) => component(command, format, &progress),
         Command::Stack(command) => stack(command, format, &progress),
     }
+}
+
+/// Runs `command` for each cluster of `fleet`. Clusters report no
+/// progress of their own (their spinners would fight); one spinner stands
+/// for the fleet while it runs.
+fn run_fleet<R: Send>(
+    args: &args::StackArgs,
+    progress: &cairn::progress::Reporter,
+    fleet: &args::Fleet,
+    command: impl Fn(&ops::Options) -> anyhow::Result<R> + Sync,
+) -> anyhow::Result<Vec<ops::fleet::ClusterResult<R>>> {
+    let options = args.options(&cairn::progress::silent())?;
+    let _task = progress.start(&format!("{} clusters", fleet.configs.len()));
+    ops::fleet::each(&fleet.configs, &fleet.base, &options, command)
 }
 
 fn component(

@@ -41,6 +41,38 @@ macro_rules! errln {
     };
 }
 
+thread_local! {
+    /// What every line printed starts with (a fleet's cluster), and
+    /// whether the next character starts a line.
+    static PREFIX: std::cell::RefCell<(String, bool)> =
+        const { std::cell::RefCell::new((String::new(), true)) };
+}
+
+/// Starts every line printed from now on with `prefix` (empty: none).
+fn set_prefix(prefix: &str) {
+    PREFIX.with(|p| *p.borrow_mut() = (prefix.to_string(), true));
+}
+
+/// `text` with the prefix at the start of each of its lines.
+fn prefixed(text: &str) -> std::borrow::Cow<'_, str> {
+    PREFIX.with(|p| {
+        let mut p = p.borrow_mut();
+        let (prefix, at_start) = &mut *p;
+        if prefix.is_empty() {
+            return std::borrow::Cow::Borrowed(text);
+        }
+        let mut out = String::with_capacity(text.len() + prefix.len());
+        for c in text.chars() {
+            if *at_start {
+                out.push_str(prefix);
+            }
+            out.push(c);
+            *at_start = c == '\n';
+        }
+        std::borrow::Cow::Owned(out)
+    })
+}
+
 /// Writes to stdout. When its reader has gone (`cairn diff | head`), ends
 /// quietly with the status a shell gives a process a broken pipe stopped
 /// (128 + SIGPIPE). SIGPIPE itself stays ignored, so a pipe to a child
@@ -48,6 +80,7 @@ macro_rules! errln {
 /// death.
 fn write_out(text: &str) {
     use std::io::Write;
+    let text = prefixed(text);
     let mut out = std::io::stdout().lock();
     if let Err(err) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
         && err.kind() == std::io::ErrorKind::BrokenPipe
@@ -59,6 +92,7 @@ fn write_out(text: &str) {
 /// Writes to stderr; nothing more to be done if that fails.
 fn write_err(text: &str) {
     use std::io::Write;
+    let text = prefixed(text);
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
@@ -68,6 +102,8 @@ pub enum Outcome {
     Clean,
     /// Differences or problems found: exit 1.
     Findings,
+    /// Some of a fleet's clusters failed, each error printed: exit 2.
+    Failed,
 }
 
 impl Outcome {
@@ -82,6 +118,7 @@ pub fn finish(result: anyhow::Result<Outcome>, format: Format) -> ExitCode {
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
         Ok(Outcome::Findings) => ExitCode::from(1),
+        Ok(Outcome::Failed) => ExitCode::from(2),
         Err(err) => {
             match format {
                 Format::Text => errln!("error: {err:#}"),
@@ -138,6 +175,97 @@ fn describe_error(err: &anyhow::Error) -> serde_json::Value {
         }
     }
     serde_json::json!({ "kind": "error", "message": message })
+}
+
+/// How each cluster of a fleet is printed and judged.
+pub struct Per<'a, R> {
+    /// Prints a cluster's report as text.
+    pub text: &'a dyn Fn(&R),
+    /// Whether the report has findings (exit 1).
+    pub findings: &'a dyn Fn(&R) -> bool,
+}
+
+/// A fleet's results: each cluster's report (or error) with every line
+/// naming the cluster, then a summary; as JSON, one document with a
+/// record per cluster. The exit status sums them up: 2 when a cluster
+/// failed, else 1 when one found something, else 0.
+pub fn fleet<R: Serialize>(
+    results: &[cairn::ops::fleet::ClusterResult<R>],
+    format: Format,
+    per: Per<'_, R>,
+) -> Outcome {
+    let status = |r: &anyhow::Result<R>| match r {
+        Err(_) => "failed",
+        Ok(report) if (per.findings)(report) => "findings",
+        Ok(_) => "ok",
+    };
+    let failed: Vec<&str> = results
+        .iter()
+        .filter(|c| c.result.is_err())
+        .map(|c| c.cluster.as_str())
+        .collect();
+    let found = results
+        .iter()
+        .filter(|c| status(&c.result) == "findings")
+        .count();
+    if format == Format::Json {
+        let records: Vec<serde_json::Value> = results
+            .iter()
+            .map(|c| match &c.result {
+                Ok(report) => serde_json::json!({
+                    "cluster": c.cluster,
+                    "status": status(&c.result),
+                    "report": report,
+                }),
+                Err(err) => serde_json::json!({
+                    "cluster": c.cluster,
+                    "status": "failed",
+                    "error": describe_error(err),
+                }),
+            })
+            .collect();
+        json(&serde_json::json!({
+            "clusters": records,
+            "summary": {
+                "clusters": results.len(),
+                "findings": found,
+                "failed": failed,
+            },
+        }));
+    } else {
+        for cluster in results {
+            set_prefix(&format!("{}: ", cluster.cluster));
+            match &cluster.result {
+                Ok(report) => (per.text)(report),
+                Err(err) => errln!("error: {err:#}"),
+            }
+            set_prefix("");
+        }
+        let mut summary = format!(
+            "{} clusters: {} ok, {found} with findings, {} failed",
+            results.len(),
+            results.len() - found - failed.len(),
+            failed.len()
+        );
+        if !failed.is_empty() {
+            summary.push_str(&format!(" ({})", failed.join(", ")));
+        }
+        outln!("{summary}");
+    }
+    if !failed.is_empty() {
+        Outcome::Failed
+    } else {
+        Outcome::findings_if(found > 0)
+    }
+}
+
+/// The commits a fleet's `generate --commit` made.
+pub fn committed(commits: &[String], format: Format) {
+    if format == Format::Text {
+        for commit in commits {
+            outln!("committed {}", &commit[..commit.len().min(12)]);
+        }
+    }
 }
 
 fn pretty(value: &impl Serialize) -> String {

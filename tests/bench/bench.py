@@ -93,8 +93,17 @@ def main():
     case(f"cairn render, {copies} components, warm", render50, "cairn render, 2 components, warm",
          target="<= 4x the 2-component time")
 
+    def scaled(name, n):
+        """`name`'s time times `n`, as the reference of a case doing n times its work."""
+        base = next(r for r in results if r["case"] == name)
+        results.append({"case": f"{name} x {n}", "median_ms": base["median_ms"] * n,
+                        "peak_rss_kib": base["peak_rss_kib"], "reference": None, "target": None,
+                        "derived": True})
+        return f"{name} x {n}"
+
     stack_cases(case, cairn, wasm, work, env)
     reference_cases(case, cairn, Path(args.reference).resolve(), work, env)
+    fleet_cases(case, scaled, cairn, Path(args.reference).resolve(), work, env)
     write_reports(results)
     shutil.rmtree(work, ignore_errors=True)
 
@@ -246,6 +255,68 @@ def reference_cases(case, cairn, reference, work, env):
         case(f"cairn inspect {name}, warm", [cairn, "inspect", wasm], helm)
 
 
+def fleet_cases(case, scaled, cairn, reference, work, env):
+    """A GitOps repository of clusters on the full reference stack, each
+    with values of its own and values shared by all: one cluster with
+    nothing to change, the whole fleet with nothing to change and after a
+    shared value changed, and a first run on a new machine."""
+    helm = "helm template (default helm create chart)"
+    runs = int(os.environ.get("BENCH_FLEET_RUNS", "5"))
+    for n in (100, 500):
+        repo = work / f"fleet{n}"
+        (repo / "shared").mkdir(parents=True)
+        git(repo, "init", "-q")
+        shared = repo / "shared" / "values.yaml"
+        shared.write_text("values:\n  cert-manager: {issuer: {email: ops@example.com}}\n"
+                          "  logs: {retention: 336h}\n  oauth2-proxy: {enabled: true}\n")
+        for i in range(n):
+            cluster = repo / "clusters" / f"c{i:03}"
+            cluster.mkdir(parents=True)
+            (cluster / "cairn.yaml").write_text(
+                f"stack:\n  source: {reference}\ninclude: [../../shared/values.yaml]\nvalues:\n"
+                f"  gateway: {{domain: c{i}.example.com}}\n"
+                f"  metrics: {{retention: {i % 30 + 1}d}}\n")
+        fleet = [cairn, "generate", "--all"]
+        subprocess.run(fleet, cwd=repo, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if n == 100:
+            one = repo / "clusters" / "c007" / "cairn.yaml"
+            case("cairn generate, one cluster of a fleet, nothing to change",
+                 [cairn, "generate", "--config", one], helm, target="<= 0.15x helm time, RSS below helm")
+            case("cairn verify, one cluster of a fleet",
+                 [cairn, "verify", "--config", one], helm, target="<= 0.15x helm time, RSS below helm")
+        times_n = scaled(helm, n)
+        cwd_fleet = ["sh", "-c", f"cd {repo} && exec {cairn} generate --all"]
+        case(f"cairn generate --all, {n} clusters, nothing to change", cwd_fleet, times_n, runs=runs,
+             target="<= 0.05x helm x 500" if n == 500 else None)
+        flip = {"n": 0}
+
+        def change_shared(shared=shared, flip=flip):
+            flip["n"] += 1
+            old, new = ("336h", "168h") if flip["n"] % 2 else ("168h", "336h")
+            shared.write_text(shared.read_text().replace(old, new))
+        case(f"cairn generate --all, {n} clusters, a shared value changed", cwd_fleet, times_n,
+             setup=change_shared, runs=runs)
+        shutil.rmtree(repo, ignore_errors=True)
+
+    # A new machine: no compiled components, no memo. init compiles every
+    # component of the stack; the first generate renders them.
+    first = work / "first"
+    cold_runs = int(os.environ.get("BENCH_COLD_RUNS", "3"))
+    values = ("  cert-manager: {issuer: {email: ops@example.com}}\n"
+              "  gateway: {domain: example.com}\n  oauth2-proxy: {enabled: true}\n")
+
+    def new_machine():
+        shutil.rmtree(work / "cache", ignore_errors=True)
+        shutil.rmtree(first, ignore_errors=True)
+        (first / "repo").mkdir(parents=True)
+        git(first / "repo", "init", "-q")
+        (first / "repo" / "cairn.yaml").write_text(f"stack:\n  source: {reference}\nvalues:\n{values}")
+    script = (f"{cairn} init {reference} --path {first}/init >/dev/null && "
+              f"exec {cairn} generate --config {first}/repo/cairn.yaml")
+    case("cairn init + first generate, full reference stack, cold cache", ["sh", "-c", script], helm,
+         setup=new_machine, runs=cold_runs, target="< 5 s on 2 cores")
+
+
 def write_reports(results):
     by_name = {r["case"]: r for r in results}
     out = Path("target/bench")
@@ -253,6 +324,8 @@ def write_reports(results):
     lines = ["| case | median | peak RSS | time vs reference | RSS vs reference | target |",
              "| --- | ---: | ---: | ---: | ---: | --- |"]
     for r in results:
+        if r.get("derived"):
+            continue
         ref = by_name.get(r["reference"])
         t_ratio = f"{r['median_ms'] / ref['median_ms']:.2f}x {short(r['reference'])}" if ref else "reference"
         m_ratio = f"{r['peak_rss_kib'] / ref['peak_rss_kib']:.2f}x" if ref else ""
@@ -266,7 +339,9 @@ def write_reports(results):
 
 
 def short(name):
-    return "helm" if name.startswith("helm") else name.replace("cairn render, ", "")
+    if name.startswith("helm"):
+        return "helm" + (name[name.index(" x "):] if " x " in name else "")
+    return name.replace("cairn render, ", "")
 
 
 if __name__ == "__main__":

@@ -494,3 +494,91 @@ fn renders_are_memoized_and_only_authentic_results_used() {
     assert!(!gateway("other").contains("elsewhere"));
     assert_eq!(results("render-").len(), 4);
 }
+
+/// Records the slow steps the library reports.
+#[derive(Default)]
+struct Steps(std::sync::Mutex<Vec<String>>);
+
+impl cairn::progress::Progress for Steps {
+    fn start(&self, message: &str) -> cairn::progress::Task {
+        self.0.lock().unwrap().push(message.to_string());
+        cairn::progress::Task::none()
+    }
+}
+
+#[test]
+fn compiling_is_said_once_per_component_version_and_compiler() {
+    use cairn::runtime::{CodeCache, Compiler, Runtime};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let key = cairn::cache::CacheKey::at(&dir.path().join("cache.key")).unwrap();
+    let wasm = std::fs::read(support::wasm("gateway")).unwrap();
+    let sha256 = support::sha256_file(&support::wasm("gateway"));
+    let load = |compiler: Compiler| {
+        let steps = Arc::new(Steps::default());
+        let runtime = Runtime::with_compiler(
+            cairn::limits::Limits::default(),
+            Some(CodeCache::at(
+                dir.path().join("compiled"),
+                Some(key.clone()),
+            )),
+            compiler,
+        )
+        .unwrap()
+        .reporting(steps.clone());
+        let bytes = wasm.clone();
+        runtime
+            .load_deferred(
+                "gateway",
+                sha256.clone(),
+                Box::new(move || Ok(bytes.clone())),
+            )
+            .unwrap();
+        steps.0.lock().unwrap().clone()
+    };
+
+    let first = load(Compiler::Baseline);
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(
+        first[0].starts_with("compiling gateway (")
+            && first[0].ends_with(", once per version of it"),
+        "{first:?}"
+    );
+    // Cached: nothing to compile, nothing said.
+    assert_eq!(load(Compiler::Baseline), Vec::<String>::new());
+    // The other compiler's code is its own entry.
+    assert_eq!(load(Compiler::Optimizing).len(), 1);
+    assert_eq!(load(Compiler::Optimizing), Vec::<String>::new());
+}
+
+#[test]
+fn both_compilers_render_the_same_bytes() {
+    let world = World::isolated();
+    world
+        .render(VALUES, "winch", &["gateway", "cert-manager"])
+        .assert()
+        .success();
+    world
+        .render(VALUES, "cranelift", &["gateway", "cert-manager"])
+        .args(["--compiler", "cranelift"])
+        .assert()
+        .success();
+    assert_eq!(
+        read_tree(&world.path("winch")),
+        read_tree(&world.path("cranelift"))
+    );
+    // Each compiler's code is cached apart, and neither run reused the
+    // other's results: two code entries per component.
+    let code = std::fs::read_dir(world.cache_dir().join("cairn/compiled"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|e| e == "cwasm")
+        })
+        .count();
+    assert_eq!(code, 4);
+}

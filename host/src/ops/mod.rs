@@ -41,7 +41,7 @@ pub use verify::{Plaintext, VerifyReport, verify};
 
 use crate::limits::Limits;
 use crate::progress::Reporter;
-use crate::runtime::{CodeCache, Runtime};
+use crate::runtime::{CodeCache, Compiler, Runtime};
 
 /// How components are run, for every command that runs them.
 #[derive(Clone)]
@@ -51,6 +51,8 @@ pub struct Sandbox {
     pub limits: Limits,
     /// Told about slow steps (fetching, compiling).
     pub progress: Reporter,
+    /// How components are compiled.
+    pub compiler: Compiler,
     /// A runtime to use instead of making one: the clusters of a fleet
     /// share one engine and what it has loaded.
     pub shared: Option<Arc<Runtime>>,
@@ -62,6 +64,7 @@ impl Default for Sandbox {
             no_cache: false,
             limits: Limits::default(),
             progress: crate::progress::silent(),
+            compiler: Compiler::default(),
             shared: None,
         }
     }
@@ -79,7 +82,10 @@ impl Sandbox {
         } else {
             Some(CodeCache::user_default()?)
         };
-        Ok(Arc::new(Runtime::new(self.limits.clone(), cache)?))
+        Ok(Arc::new(
+            Runtime::with_compiler(self.limits.clone(), cache, self.compiler)?
+                .reporting(self.progress.clone()),
+        ))
     }
 
     /// The same sandbox with one runtime made now, for many projects.

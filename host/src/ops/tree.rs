@@ -496,12 +496,14 @@ pub(super) fn load_components(
         .map(|name| {
             let (sha256, bytes) = stack.component_digest(name, &records, max_size)?;
             let source = stack.component_source(name, max_size, bytes)?;
-            runtime.load_deferred(sha256, source).map_err(|error| {
-                anyhow::Error::new(ComponentFailure {
-                    component: name.to_string(),
-                    error,
+            runtime
+                .load_deferred(name, sha256, source)
+                .map_err(|error| {
+                    anyhow::Error::new(ComponentFailure {
+                        component: name.to_string(),
+                        error,
+                    })
                 })
-            })
         })
         .collect::<anyhow::Result<Vec<Loaded>>>();
     drop(task);

@@ -40,6 +40,9 @@ pub struct Runtime {
     /// Bounds how many calls and compilations run at once, so that
     /// components running in parallel stay within `memory-total` together.
     slots: Slots,
+    /// Told when a component is compiled, which is slow and happens once
+    /// per component version (and compiler).
+    progress: crate::progress::Reporter,
     _ticker: EpochTicker,
 }
 
@@ -244,15 +247,46 @@ pub struct CallError {
     pub log: String,
 }
 
+/// How components are compiled to machine code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compiler {
+    /// Winch, wasmtime's baseline compiler: compiles a 15 MB JavaScript or
+    /// Python component about five times faster than Cranelift, and its
+    /// code runs somewhat slower. With compiled code cached once per
+    /// component version and calls memoized, compiling is what a user
+    /// waits for (a first run, a CI runner with a cold cache), so this is
+    /// the default where Winch runs (x86-64, aarch64).
+    #[default]
+    Baseline,
+    /// Cranelift, with optimisation: the fastest code, the slowest compile.
+    Optimizing,
+}
+
 impl Runtime {
     /// An engine configured with `limits`, caching compiled components in
     /// `cache` when given.
     pub fn new(limits: Limits, cache: Option<CodeCache>) -> anyhow::Result<Self> {
+        Self::with_compiler(limits, cache, Compiler::default())
+    }
+
+    /// [`Runtime::new`] compiling with `compiler`.
+    pub fn with_compiler(
+        limits: Limits,
+        cache: Option<CodeCache>,
+        compiler: Compiler,
+    ) -> anyhow::Result<Self> {
+        let winch = compiler == Compiler::Baseline
+            && cfg!(any(target_arch = "x86_64", target_arch = "aarch64"));
         let mut config = wasmtime::Config::new();
         config
             .wasm_component_model(true)
             .epoch_interruption(true)
             .max_wasm_stack(usize::try_from(limits.stack.as_u64())?)
+            .strategy(if winch {
+                wasmtime::Strategy::Winch
+            } else {
+                wasmtime::Strategy::Cranelift
+            })
             .cranelift_opt_level(wasmtime::OptLevel::Speed)
             .parallel_compilation(true);
         let engine = Engine::new(&config)?;
@@ -268,8 +302,15 @@ impl Runtime {
             limits,
             cache,
             slots: Slots::new(slots),
+            progress: crate::progress::silent(),
             _ticker: ticker,
         })
+    }
+
+    /// The same runtime, telling `progress` when it compiles a component.
+    pub fn reporting(mut self, progress: crate::progress::Reporter) -> Self {
+        self.progress = progress;
+        self
     }
 
     pub fn limits(&self) -> &Limits {
@@ -295,7 +336,8 @@ impl Runtime {
         sha256: String,
         wasm: impl FnOnce() -> anyhow::Result<Vec<u8>>,
     ) -> Result<Loaded, CallError> {
-        let component = self.compiled(&sha256, wasm)?;
+        let label = sha256[..sha256.len().min(12)].to_string();
+        let component = self.compiled(&label, &sha256, wasm)?;
         self.described(sha256, component, None)
     }
 
@@ -303,7 +345,12 @@ impl Runtime {
     /// kept of it, without loading its code: that waits for its first call
     /// (see [`Loaded`]), and `source` reads its bytes if it must be
     /// compiled. Without a kept description, compiles and describes now.
-    pub fn load_deferred(&self, sha256: String, source: Source) -> Result<Loaded, CallError> {
+    pub fn load_deferred(
+        &self,
+        label: &str,
+        sha256: String,
+        source: Source,
+    ) -> Result<Loaded, CallError> {
         if let Some(Description { metadata, imports }) = self
             .cache
             .as_ref()
@@ -318,19 +365,28 @@ impl Runtime {
                 source: Some(source),
             });
         }
-        let component = self.compiled(&sha256, &source)?;
+        let component = self.compiled(label, &sha256, &source)?;
         self.described(sha256, component, Some(source))
     }
 
-    /// The compiled component: from the cache, or compiled from `wasm()`.
+    /// The compiled component: from the cache, or compiled from `wasm()`
+    /// (saying so: `label` names the component).
     fn compiled(
         &self,
+        label: &str,
         sha256: &str,
         wasm: impl FnOnce() -> anyhow::Result<Vec<u8>>,
     ) -> Result<(Component, bool), CallError> {
         let limit = self.limits.component_size;
+        // Started once the bytes are read (only on a miss), ended when
+        // compiling is done.
+        let compiling = std::cell::RefCell::new(None);
         let bytes = || {
             let bytes = wasm().map_err(|err| wasmtime::Error::msg(format!("{err:#}")))?;
+            *compiling.borrow_mut() = Some(self.progress.start(&format!(
+                "compiling {label} ({}), once per version of it",
+                ByteSize::b(bytes.len() as u64)
+            )));
             if bytes.len() as u64 > limit.as_u64() {
                 return Err(wasmtime::Error::msg(format!(
                     "it is {}, more than the {limit} a component may be (--limit component-size)",
@@ -421,7 +477,7 @@ impl Runtime {
             .source
             .as_ref()
             .expect("a component without code has a source");
-        let compiled = self.compiled(&component.sha256, source)?;
+        let compiled = self.compiled(&component.metadata.name, &component.sha256, source)?;
         let pre = self.pre(&compiled.0)?;
         Ok(component.pre.get_or_init(|| pre))
     }

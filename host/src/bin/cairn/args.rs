@@ -297,6 +297,11 @@ pub struct SandboxArgs {
     /// Show what components printed or logged while rendering.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    /// How components are compiled: winch compiles fast (the default: code
+    /// is cached and calls memoized, so compiling is what you wait for),
+    /// cranelift makes faster code.
+    #[arg(long, value_enum, default_value_t = CompilerArg::Winch, global = true)]
+    pub compiler: CompilerArg,
 }
 
 #[derive(Args)]
@@ -325,6 +330,12 @@ pub struct InspectArgs {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompilerArg {
+    Winch,
+    Cranelift,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Text,
     Json,
@@ -340,6 +351,10 @@ impl SandboxArgs {
             no_cache: self.no_cache,
             limits,
             progress: progress.clone(),
+            compiler: match self.compiler {
+                CompilerArg::Winch => cairn::runtime::Compiler::Baseline,
+                CompilerArg::Cranelift => cairn::runtime::Compiler::Optimizing,
+            },
             shared: None,
         })
     }

@@ -71,6 +71,60 @@ pub fn set_string(
     )
 }
 
+/// Sets the entry at `path` (mapping keys from the top) to `value`, any
+/// YAML value, creating the mappings on the way when they are missing.
+pub fn set_value(
+    text: &str,
+    origin: &str,
+    path: &[&str],
+    value: &Value,
+) -> Result<String, EditError> {
+    let (key, parents) = path.split_last().expect("a path names at least one key");
+    edit(
+        text,
+        origin,
+        path,
+        |root| {
+            let parent = descend_value(root, parents, true)
+                .and_then(Value::as_mapping_mut)
+                .ok_or_else(|| not_a_mapping(origin, parents, key))?;
+            parent.insert(Value::from(*key), value.clone());
+            Ok(())
+        },
+        |doc| {
+            match descend_doc(doc, origin, parents, key)? {
+                Descent::Found(parent) => parent.set(*key, node_of(value)?),
+                Descent::Missing { at, rest } => build_missing(&at, rest, key, value.clone())?,
+            }
+            Ok(())
+        },
+    )
+}
+
+/// Removes the entry at `path`; nothing to do when it is not there.
+pub fn remove(text: &str, origin: &str, path: &[&str]) -> Result<String, EditError> {
+    let (key, parents) = path.split_last().expect("a path names at least one key");
+    edit(
+        text,
+        origin,
+        path,
+        |root| {
+            if let Some(parent) =
+                descend_value(root, parents, false).and_then(Value::as_mapping_mut)
+            {
+                parent.remove(*key);
+            }
+            Ok(())
+        },
+        |doc| {
+            if let Descent::Found(parent) = descend_doc(doc, origin, parents, key)? {
+                parent.remove(*key);
+            }
+            Ok(())
+        },
+    )
+}
+
 /// Appends `items` to the list at `path`, creating it (and the mappings on
 /// the way) when it is missing.
 pub fn append_strings(
@@ -576,6 +630,57 @@ mod tests {
                 set_string(before, "cairn.yaml", path, value),
                 want,
             )]);
+        }
+    }
+
+    #[test]
+    fn sets_and_removes_values_keeping_comments() {
+        let value = |yaml: &str| -> Value { serde_yaml::from_str(yaml).unwrap() };
+        let text = "# cluster\nvalues:\n  gateway:\n    domain: a.example # ours\n  logs:\n    enabled: false\n";
+        let cases = [
+            (
+                "a number beside a comment",
+                set_value(
+                    text,
+                    "cairn.yaml",
+                    &["values", "gateway", "replicas"],
+                    &value("3"),
+                ),
+                "# cluster\nvalues:\n  gateway:\n    domain: a.example # ours\n    replicas: 3\n  logs:\n    enabled: false\n",
+            ),
+            (
+                "a new component's mapping",
+                set_value(
+                    text,
+                    "cairn.yaml",
+                    &["values", "metrics", "retention"],
+                    &value("7d"),
+                ),
+                "# cluster\nvalues:\n  gateway:\n    domain: a.example # ours\n  logs:\n    enabled: false\n  metrics:\n    retention: 7d\n",
+            ),
+            (
+                "a list",
+                set_value(
+                    text,
+                    "cairn.yaml",
+                    &["values", "logs", "hosts"],
+                    &value("[a, b]"),
+                ),
+                "# cluster\nvalues:\n  gateway:\n    domain: a.example # ours\n  logs:\n    enabled: false\n    hosts:\n      - a\n      - b\n",
+            ),
+            (
+                "remove an entry",
+                remove(text, "cairn.yaml", &["values", "logs", "enabled"]),
+                "# cluster\nvalues:\n  gateway:\n    domain: a.example # ours\n  logs: {}\n",
+            ),
+            (
+                "remove what is not there",
+                remove(text, "cairn.yaml", &["values", "grafana", "x"]),
+                text,
+            ),
+        ];
+        for (what, got, want) in cases {
+            check(&[(what, text, got, want)]);
         }
     }
 

@@ -19,7 +19,7 @@ TOOLS := target/tools/bin
 export CAIRN_COMPONENTIZE_PY := $(CURDIR)/target/tools/py/bin/componentize-py
 REFERENCE := target/stacks/reference
 
-.PHONY: all tools component-tools system-tools plugins host stack test test-plugins test-host demo bench fuzz lint fmt clean
+.PHONY: all tools component-tools system-tools browser-tools ui plugins host stack test test-plugins test-host demo bench fuzz lint fmt clean
 
 all: stack
 
@@ -40,17 +40,28 @@ component-tools:
 system-tools:
 	tests/tools/install-system-tools
 
+## Chromium (Debian) and playwright-core (npm, pinned in tests/browser),
+## which the tests drive the configure page with.
+browser-tools:
+	tests/tools/install-browser-tools
+
 plugins: tools
 	cd plugins && $(CARGO) build --release
 
-host:
+## The configure page (host/ui: Preact, bundled by esbuild, both pinned in
+## host/ui/package-lock.json) into host/ui/dist, which the host embeds.
+ui:
+	@test -d host/ui/node_modules/preact || (cd host/ui && npm ci --no-audit --no-fund --loglevel=error)
+	cd host/ui && npm run --silent build
+
+host: ui
 	$(CARGO) build
 
 ## The reference stack, built from stacks/reference into $(REFERENCE).
 stack: plugins host component-tools
 	$(CAIRN_DEBUG) stack build stacks/reference --out $(REFERENCE)
 
-test: stack $(TOOLS)/kubectl system-tools test-plugins test-host
+test: stack $(TOOLS)/kubectl system-tools browser-tools test-plugins test-host
 
 ## The SDK's and every component's native unit tests (the whole plugins
 ## workspace, so a new component's tests run without being listed).
@@ -58,7 +69,7 @@ test-plugins: tools
 	cd plugins && $(CARGO) test --target $(HOST_TARGET) --workspace
 
 ## The host's unit tests and the end-to-end tests in tests/.
-test-host: stack $(TOOLS)/kubectl system-tools
+test-host: stack $(TOOLS)/kubectl system-tools browser-tools
 	$(CARGO) test
 
 demo: stack system-tools
@@ -85,7 +96,7 @@ fmt:
 	$(CARGO) fmt
 	cd plugins && $(CARGO) fmt
 
-lint: tools
+lint: tools ui
 	$(CARGO) fmt --check
 	cd plugins && $(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings

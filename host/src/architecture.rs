@@ -23,6 +23,8 @@ const LAYERS: &[&[&str]] = &[
     &["render", "bootstrap"],
     // The commands, and the authoring tools.
     &["ops", "author"],
+    // Front ends over the commands other than the CLI: the configure page.
+    &["web"],
     // Entry points for the fuzz targets, over everything.
     &["fuzz"],
 ];

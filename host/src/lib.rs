@@ -48,4 +48,5 @@ pub mod source;
 pub mod stack;
 pub mod text;
 pub mod values;
+pub mod web;
 pub mod yaml;

@@ -242,7 +242,13 @@ pub struct Project {
     pub config_path: PathBuf,
     /// Its directory: relative paths in it are resolved from here.
     pub root: PathBuf,
+    /// Its configuration, with the values of `include:` files merged under
+    /// its own.
     pub config: UserConfig,
+    /// The values its `include:` files give, merged, before its own.
+    pub inherited: BTreeMap<String, serde_json::Value>,
+    /// The text `config` was parsed from.
+    pub text: String,
 }
 
 impl Project {
@@ -255,6 +261,18 @@ impl Project {
                     config_path.display()
                 )
             })?;
+        Self::parse(config_path, text)
+    }
+
+    /// The project `text` would make if it were the file at `config_path`:
+    /// how unsaved edits (`cairn configure`) are checked and reviewed.
+    pub fn parse(config_path: &Path, text: String) -> anyhow::Result<Self> {
+        if text.len() as u64 > MAX_CONFIG {
+            bail!(
+                "{}: more than {MAX_CONFIG} bytes, larger than a cairn.yaml may be",
+                config_path.display()
+            );
+        }
         let origin = config_path.display().to_string();
         let mut config = UserConfig::parse(&text, &origin)?;
         let root = config_path
@@ -262,12 +280,13 @@ impl Project {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."))
             .to_path_buf();
+        let mut inherited = BTreeMap::new();
         if !config.include.is_empty() {
-            let mut values = BTreeMap::new();
             for include in &config.include {
                 let shared = read_include(&root, &origin, include)?;
-                merge_values(&mut values, shared);
+                merge_values(&mut inherited, shared);
             }
+            let mut values = inherited.clone();
             merge_values(&mut values, std::mem::take(&mut config.values));
             config.values = values;
         }
@@ -275,6 +294,8 @@ impl Project {
             config_path: config_path.to_path_buf(),
             root,
             config,
+            inherited,
+            text,
         })
     }
 
@@ -357,25 +378,28 @@ fn read_include(
 }
 
 /// `over` merged into `base`: mappings key by key, anything else replaced.
+/// `over` merged onto `base`: mappings key by key, anything else replaced.
+/// How `include:` values and a cluster's own values combine.
+pub fn merge(base: &mut serde_json::Value, over: serde_json::Value) {
+    match (base, over) {
+        (serde_json::Value::Object(base), serde_json::Value::Object(over)) => {
+            for (key, value) in over {
+                match base.get_mut(&key) {
+                    Some(existing) => merge(existing, value),
+                    None => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (base, over) => *base = over,
+    }
+}
+
 fn merge_values(
     base: &mut BTreeMap<String, serde_json::Value>,
     over: BTreeMap<String, serde_json::Value>,
 ) {
-    fn merge(base: &mut serde_json::Value, over: serde_json::Value) {
-        match (base, over) {
-            (serde_json::Value::Object(base), serde_json::Value::Object(over)) => {
-                for (key, value) in over {
-                    match base.get_mut(&key) {
-                        Some(existing) => merge(existing, value),
-                        None => {
-                            base.insert(key, value);
-                        }
-                    }
-                }
-            }
-            (base, over) => *base = over,
-        }
-    }
     for (key, value) in over {
         match base.get_mut(&key) {
             Some(existing) => merge(existing, value),

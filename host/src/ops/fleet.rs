@@ -95,6 +95,7 @@ pub fn each<R: Send>(
                 config: config.clone(),
                 offline: options.offline,
                 sandbox: sandbox.clone(),
+                draft: None,
             };
             ClusterResult {
                 cluster: cluster_name(config, base),

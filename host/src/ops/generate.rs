@@ -197,6 +197,35 @@ impl GenerateReport {
     pub fn has_changes(&self) -> bool {
         !self.changes.is_empty()
     }
+
+    /// Every change as a unified diff, paths as cairn.yaml's `output` gives
+    /// them: what `cairn diff` prints.
+    pub fn patch(&self) -> String {
+        let mut out = String::new();
+        for change in &self.changes {
+            let label = if self.output == Path::new(".") {
+                change.path.clone()
+            } else {
+                self.output.join(&change.path).display().to_string()
+            };
+            let (old_label, new_label) = match change.action {
+                Action::Create => ("/dev/null".to_string(), label.clone()),
+                Action::Delete => (label.clone(), "/dev/null".to_string()),
+                _ => (label.clone(), label.clone()),
+            };
+            let old = change.old.as_deref().unwrap_or("");
+            let new = change.new.as_deref().unwrap_or("");
+            let diff = similar::TextDiff::from_lines(old, new);
+            out.push_str(
+                &diff
+                    .unified_diff()
+                    .context_radius(3)
+                    .header(&old_label, &new_label)
+                    .to_string(),
+            );
+        }
+        out
+    }
 }
 
 #[derive(Debug, Default, Serialize)]

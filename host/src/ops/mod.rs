@@ -9,6 +9,7 @@
 //! each command is a module of its own on top.
 
 mod config_text;
+pub mod configure;
 pub mod fleet;
 mod generate;
 mod init;
@@ -35,7 +36,7 @@ pub use lint::{LintOptions, LintReport, lint};
 pub use render::{RenderOptions, RenderReport, RenderedComponent, render};
 pub use show::{ComponentPage, ComponentSummary, ShowOptions, ShowReport, show};
 pub use status::{ComponentStatus, StatusReport, status};
-pub use tree::InvalidValues;
+pub use tree::{FieldProblem, InvalidValues};
 pub use update::{AvailableVersion, UpdateOptions, UpdateReport, UpdateStatus, update};
 pub use verify::{Plaintext, VerifyReport, verify};
 
@@ -105,9 +106,20 @@ pub struct Options {
     /// Use only what is cached; never fetch.
     pub offline: bool,
     pub sandbox: Sandbox,
+    /// Text to use as the cairn.yaml instead of the file's: unsaved edits,
+    /// which `cairn configure` checks and reviews with the same commands.
+    pub draft: Option<String>,
 }
 
 impl Options {
+    /// The project these options name: the cairn.yaml, or the draft.
+    pub fn project(&self) -> anyhow::Result<crate::config::Project> {
+        match &self.draft {
+            Some(text) => crate::config::Project::parse(&self.config, text.clone()),
+            None => crate::config::Project::load(&self.config),
+        }
+    }
+
     /// Options for the project whose cairn.yaml is `config`, with the
     /// default sandbox.
     pub fn new(config: impl Into<PathBuf>) -> Self {
@@ -115,6 +127,7 @@ impl Options {
             config: config.into(),
             offline: false,
             sandbox: Sandbox::default(),
+            draft: None,
         }
     }
 }

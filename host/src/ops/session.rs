@@ -72,7 +72,7 @@ pub(super) fn layout(project: &Project) -> repo::Layout {
 
 impl Session {
     pub fn open(options: &Options, access: Access) -> anyhow::Result<Self> {
-        let project = Project::load(&options.config)?;
+        let project = options.project()?;
         let recovered = settle(&project, access)?;
         let lock = Lock::read(&project.lock_path())?;
         let flux = lock.as_ref().and_then(|l| l.flux.clone());

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::Options;
 use super::session::{Access, open_source, pin_of, settle};
 use crate::compose::Tree;
-use crate::config::{Lock, Project};
+use crate::config::Lock;
 use crate::repo;
 use crate::stack::Stack;
 
@@ -39,7 +39,7 @@ pub struct ComponentStatus {
 
 /// `cairn status`: reads only what is local (no fetch, no render).
 pub fn status(options: &Options) -> anyhow::Result<StatusReport> {
-    let project = Project::load(&options.config)?;
+    let project = options.project()?;
     settle(&project, Access::Read)?;
     let lock = Lock::read(&project.lock_path())?;
     let flux = lock

@@ -40,13 +40,31 @@ pub struct InvalidValues {
     /// The components whose values are invalid.
     pub components: Vec<String>,
     pub problems: Vec<String>,
+    /// The same problems by component and field, for a front end that shows
+    /// each at its field.
+    pub fields: Vec<FieldProblem>,
+}
+
+/// One problem with one component's values.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FieldProblem {
+    pub component: String,
+    /// The dotted path of the field within the component's values (empty
+    /// for the component as a whole).
+    pub field: String,
+    pub message: String,
 }
 
 impl InvalidValues {
-    fn of(project: &Project, invalid: &[(String, crate::values::ValuesError)]) -> Self {
+    /// The problems of `unknown` components (name and message) and of
+    /// components whose values are `invalid`.
+    fn of(
+        project: &Project,
+        unknown: Vec<(String, String)>,
+        invalid: &[(String, crate::values::ValuesError)],
+    ) -> Self {
         let origin = project.config_path.display().to_string();
-        let text = std::fs::read_to_string(&project.config_path).unwrap_or_default();
-        let lines = crate::yaml::key_lines(&text);
+        let lines = crate::yaml::key_lines(&project.text);
         let line_of = |component: &str, field: &str| {
             // The key itself, else the nearest key above it.
             let mut path = format!("values.{component}");
@@ -64,6 +82,18 @@ impl InvalidValues {
             }
         };
         let mut problems = Vec::new();
+        let mut fields = Vec::new();
+        for (component, message) in unknown {
+            problems.push(format!(
+                "{}values.{component}: {message}",
+                line_of(&component, "")
+            ));
+            fields.push(FieldProblem {
+                component,
+                field: String::new(),
+                message,
+            });
+        }
         for (component, err) in invalid {
             match err {
                 crate::values::ValuesError::Invalid(violations) => {
@@ -78,10 +108,20 @@ impl InvalidValues {
                             line_of(component, &v.field),
                             v.message
                         ));
+                        fields.push(FieldProblem {
+                            component: component.clone(),
+                            field: v.field.clone(),
+                            message: v.message.clone(),
+                        });
                     }
                 }
                 crate::values::ValuesError::BadSchema(_) => {
                     problems.push(format!("component {component:?}: {err}"));
+                    fields.push(FieldProblem {
+                        component: component.clone(),
+                        field: String::new(),
+                        message: err.to_string(),
+                    });
                 }
             }
         }
@@ -89,22 +129,19 @@ impl InvalidValues {
             origin,
             components: invalid.iter().map(|(c, _)| c.clone()).collect(),
             problems,
+            fields,
         }
     }
 }
 
-/// Renders `stack` with the project's values. `unopened` says what to do
-/// with sealed objects whose previous ciphertext no identity here opens.
-pub(super) fn generate_tree(
-    runtime: &Runtime,
-    progress: &dyn Progress,
+/// The components cairn.yaml gives values for that `stack` does not have,
+/// each with what to do about it.
+fn unknown_components(
     project: &Project,
-    stack: Stack,
+    stack: &Stack,
     old_lock: Option<&Lock>,
-    unopened: PreviousCiphertext,
-) -> anyhow::Result<Generated> {
+) -> Vec<(String, String)> {
     let def = &stack.definition;
-    let config = project.config_path.display();
     let names: Vec<&str> = def.components.iter().map(|c| c.name.as_str()).collect();
     let mut unknown = Vec::new();
     for name in project.config.values.keys() {
@@ -121,25 +158,82 @@ pub(super) fn generate_tree(
                     crate::config::LOCK_FILE
                 )
             });
-        unknown.push(match removed {
-            Some(removed) => format!(
-                "values.{name}: stack {} at {at} has no component {name:?}{removed}",
-                def.name
-            ),
-            None => format!(
-                "values.{name}: stack {} has no component {name:?}{}; its components are: {}",
-                def.name,
-                crate::config::did_you_mean(name, &names),
-                names.join(", ")
-            ),
-        });
+        unknown.push((
+            name.clone(),
+            match removed {
+                Some(removed) => format!(
+                    "stack {} at {at} has no component {name:?}{removed}",
+                    def.name
+                ),
+                None => format!(
+                    "stack {} has no component {name:?}{}; its components are: {}",
+                    def.name,
+                    crate::config::did_you_mean(name, &names),
+                    names.join(", ")
+                ),
+            },
+        ));
     }
-    let enabled: Vec<&str> = def
+    unknown
+}
+
+/// The components of `stack` the project enables.
+fn enabled_components<'s>(project: &Project, stack: &'s Stack) -> Vec<&'s str> {
+    stack
+        .definition
         .components
         .iter()
         .filter(|c| project.enabled(&c.name).unwrap_or(c.enabled))
         .map(|c| c.name.as_str())
+        .collect()
+}
+
+/// Every problem with the project's values for `stack`, as `generate`
+/// would report them, without rendering: unsaved edits are checked so.
+pub(super) fn check_values(
+    runtime: &Runtime,
+    progress: &dyn Progress,
+    project: &Project,
+    stack: &Stack,
+) -> anyhow::Result<Result<(), InvalidValues>> {
+    let unknown = unknown_components(project, stack, None);
+    let enabled = enabled_components(project, stack);
+    let (loaded, index) = load_components(runtime, progress, stack, &enabled)?;
+    let instances: Vec<Instance<'_>> = enabled
+        .iter()
+        .zip(index)
+        .map(|(name, i)| Instance {
+            name: name.to_string(),
+            component: &loaded[i],
+            values: project.component_values(name),
+        })
         .collect();
+    let resolver = crate::secrets::Resolver::new(&project.root);
+    let invalid = match render::check_values(&instances, &resolver) {
+        Ok(()) => Vec::new(),
+        Err(RenderError::Values(invalid)) => invalid,
+        Err(other) => return Err(other.into()),
+    };
+    if unknown.is_empty() && invalid.is_empty() {
+        return Ok(Ok(()));
+    }
+    Ok(Err(InvalidValues::of(project, unknown, &invalid)))
+}
+
+/// Renders `stack` with the project's values. `unopened` says what to do
+/// with sealed objects whose previous ciphertext no identity here opens.
+pub(super) fn generate_tree(
+    runtime: &Runtime,
+    progress: &dyn Progress,
+    project: &Project,
+    stack: Stack,
+    old_lock: Option<&Lock>,
+    unopened: PreviousCiphertext,
+) -> anyhow::Result<Generated> {
+    let def = &stack.definition;
+    let config = project.config_path.display();
+    let unknown = unknown_components(project, &stack, old_lock);
+    let enabled = enabled_components(project, &stack);
 
     // A component whose bytes differ from what was locked for this very
     // version was changed after the fact: refuse it.
@@ -194,23 +288,15 @@ pub(super) fn generate_tree(
     if !unknown.is_empty() {
         // Every problem with the values at once: the unknown components'
         // and those of the others.
-        let mut problems = unknown;
-        let mut components = Vec::new();
-        if let Err(RenderError::Values(invalid)) = render::check_values(&instances, &resolver) {
-            let more = InvalidValues::of(project, &invalid);
-            components = more.components;
-            problems.extend(more.problems);
-        }
-        return Err(InvalidValues {
-            origin: config.to_string(),
-            components,
-            problems,
-        }
-        .into());
+        let invalid = match render::check_values(&instances, &resolver) {
+            Err(RenderError::Values(invalid)) => invalid,
+            _ => Vec::new(),
+        };
+        return Err(InvalidValues::of(project, unknown, &invalid).into());
     }
     let mut rendering = match render::render(runtime, &instances, &handling) {
         Err(RenderError::Values(invalid)) => {
-            return Err(InvalidValues::of(project, &invalid).into());
+            return Err(InvalidValues::of(project, Vec::new(), &invalid).into());
         }
         result => result.with_context(|| format!("{config}: cannot generate"))?,
     };

@@ -82,7 +82,7 @@ impl UpdateReport {
 /// target (`to`, default the newest release), and unless `check`, moves
 /// cairn.yaml to the target and migrates its values.
 pub fn update(options: &Options, what: &UpdateOptions) -> anyhow::Result<UpdateReport> {
-    let project = Project::load(&options.config)?;
+    let project = options.project()?;
     let lock = Lock::read(&project.lock_path())?.filter(Lock::is_generated);
     let stack_source = &project.config.stack.source;
     let source = open_source(stack_source, &project.root, options, true)?;

@@ -68,6 +68,13 @@ pub enum Command {
     /// their types, defaults and descriptions), what it provides and reads,
     /// and its readme. For the stack in cairn.yaml, or any with --stack.
     Show(ShowArgs),
+    /// Choose components and fill in their options in a local web page:
+    /// tiles per category, a form per component made from its schema, the
+    /// same checks as `generate`, a review of what `cairn diff` would show,
+    /// and Save, which writes cairn.yaml (comments kept) and nothing else.
+    /// Listens on 127.0.0.1 only; the address printed carries a one-time
+    /// secret.
+    Configure(ConfigureArgs),
     /// Set up Flux for a cluster: its install manifests and sync under
     /// PATH/flux-system, an SSH deploy key and an age identity kept outside
     /// the repo, and the age recipient in cairn.yaml. Running it again
@@ -196,6 +203,25 @@ pub struct LintArgs {
     /// Also validate objects against the CRDs (openAPIV3Schema) in DIR.
     #[arg(long, value_name = "DIR")]
     pub schemas: Option<PathBuf>,
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
+#[derive(Args)]
+pub struct ConfigureArgs {
+    /// Start a new cluster directory from this stack first (as `cairn init
+    /// STACK --path DIR`, DIR being the directory of --config).
+    #[arg(long, value_name = "STACK")]
+    pub init: Option<String>,
+    /// The port to listen on (default: one the system picks).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Print the address instead of opening it in a browser.
+    #[arg(long)]
+    pub no_open: bool,
+    /// Stop after this long without a request from the page.
+    #[arg(long, default_value = "30m", value_parser = humantime::parse_duration)]
+    pub idle_timeout: std::time::Duration,
     #[command(flatten)]
     pub stack: StackArgs,
 }
@@ -378,6 +404,7 @@ impl StackArgs {
                 .unwrap_or_else(|| "cairn.yaml".into()),
             offline: self.offline,
             sandbox: self.sandbox.sandbox(progress)?,
+            draft: None,
         })
     }
 
@@ -404,6 +431,7 @@ impl InitArgs {
                 config: self.path.join(cairn::config::CONFIG_FILE),
                 offline: self.offline,
                 sandbox: self.sandbox.sandbox(progress)?,
+                draft: None,
             },
             ops::InitOptions {
                 source: self.source.clone(),

@@ -155,6 +155,25 @@ fn run(command: Command, format: Format) -> anyhow::Result<Outcome> {
             output::show(&report, format);
             Ok(Outcome::Clean)
         }
+        Command::Configure(args) => {
+            let options = args.stack.options(&progress)?;
+            if let Some(stack) = &args.init {
+                let init = ops::InitOptions {
+                    source: stack.clone(),
+                    version: None,
+                };
+                output::configure_init(&ops::init(&options, &init)?);
+            }
+            let server = cairn::web::Server::bind(args.port)?;
+            let url = server.url();
+            output::configure_started(&url, &options.config);
+            if !args.no_open {
+                output::opened(webbrowser::open(&url).is_ok());
+            }
+            let stopped = server.run(options, args.idle_timeout)?;
+            output::configure_stopped(stopped);
+            Ok(Outcome::Clean)
+        }
         Command::Status(args) => {
             if let Some(fleet) = args.fleet()? {
                 let results = run_fleet(&args, &progress, &fleet, ops::status)?;

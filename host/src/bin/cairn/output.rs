@@ -20,7 +20,6 @@ use cairn::ops::{
     LintReport, RenderReport, ShowReport, StatusReport, UpdateReport, UpdateStatus, VerifyReport,
 };
 use cairn::render::{ComponentFailure, RenderError};
-use cairn::repo::Action;
 
 macro_rules! out {
     ($($arg:tt)*) => {
@@ -455,7 +454,7 @@ pub fn generate(report: &GenerateReport, format: Format) {
 }
 
 pub fn diff(report: &GenerateReport, format: Format) {
-    let patch = patch(report);
+    let patch = report.patch();
     if format == Format::Json {
         #[derive(Serialize)]
         struct Diff<'a> {
@@ -474,33 +473,6 @@ pub fn diff(report: &GenerateReport, format: Format) {
 }
 
 /// Every change as a unified diff, paths relative to where cairn.yaml is.
-fn patch(report: &GenerateReport) -> String {
-    let mut out = String::new();
-    for change in &report.changes {
-        let label = if report.output == Path::new(".") {
-            change.path.clone()
-        } else {
-            report.output.join(&change.path).display().to_string()
-        };
-        let (old_label, new_label) = match change.action {
-            Action::Create => ("/dev/null".to_string(), label.clone()),
-            Action::Delete => (label.clone(), "/dev/null".to_string()),
-            _ => (label.clone(), label.clone()),
-        };
-        let old = change.old.as_deref().unwrap_or("");
-        let new = change.new.as_deref().unwrap_or("");
-        let diff = similar::TextDiff::from_lines(old, new);
-        out.push_str(
-            &diff
-                .unified_diff()
-                .context_radius(3)
-                .header(&old_label, &new_label)
-                .to_string(),
-        );
-    }
-    out
-}
-
 fn summary(report: &GenerateReport, verb: &str) {
     if report.recovered {
         outln!("completed an interrupted generate first");
@@ -897,4 +869,37 @@ pub fn stack(reports: &[StackComponentReport], write: bool, format: Format) -> u
         outln!("stack.yaml is out of date; run `cairn stack build`");
     }
     stale
+}
+
+/// What `configure --init` wrote: on stderr, stdout being the address.
+pub fn configure_init(report: &InitReport) {
+    errln!("wrote {}", report.path.display());
+}
+
+/// Where the configure page is: on stdout, first line the address alone,
+/// so a script can read it.
+pub fn configure_started(url: &str, config: &std::path::Path) {
+    outln!("{url}");
+    errln!(
+        "configuring {} at the address above (127.0.0.1 only; the address holds this session's secret)",
+        config.display()
+    );
+    errln!("Ctrl-C stops it; nothing is written until you save");
+}
+
+pub fn opened(ok: bool) {
+    if !ok {
+        errln!("could not open a browser: open the address yourself");
+    }
+}
+
+pub fn configure_stopped(stopped: cairn::web::Stopped) {
+    errln!(
+        "{}",
+        match stopped {
+            cairn::web::Stopped::Quit => "stopped",
+            cairn::web::Stopped::Idle => "stopped: no request from the page for the idle timeout",
+            cairn::web::Stopped::Interrupted => "stopped (Ctrl-C)",
+        }
+    );
 }

@@ -189,12 +189,27 @@ pub fn set_in_named_item(
     key: &str,
     value: &str,
 ) -> Result<String, EditError> {
+    set_in_item(text, origin, list, ("name", name), key, value)
+}
+
+/// Sets `key` to `value` in the item of the list at `list` whose field
+/// `which.0` is `which.1` (as cairn.yaml's `stacks:` lists stacks by
+/// `source`).
+pub fn set_in_item(
+    text: &str,
+    origin: &str,
+    list: &str,
+    which: (&str, &str),
+    key: &str,
+    value: &str,
+) -> Result<String, EditError> {
+    let (field, name) = which;
     let no_item = || EditError::NoItem {
         origin: origin.to_string(),
         path: list.to_string(),
         name: name.to_string(),
     };
-    let where_ = format!("{list}[name={name}].{key}");
+    let where_ = format!("{list}[{field}={name}].{key}");
     edit(
         text,
         origin,
@@ -206,7 +221,7 @@ pub fn set_in_named_item(
                 .and_then(|items| {
                     items
                         .iter_mut()
-                        .find(|i| i.get("name").and_then(Value::as_str) == Some(name))
+                        .find(|i| i.get(field).and_then(Value::as_str) == Some(name))
                 })
                 .and_then(Value::as_mapping_mut)
                 .ok_or_else(no_item)?;
@@ -219,7 +234,7 @@ pub fn set_in_named_item(
                 .values()
                 .filter_map(|i| i.as_mapping().cloned())
                 .find(|m| {
-                    m.get("name")
+                    m.get(field)
                         .and_then(|n| n.as_scalar().map(|s| s.as_string()))
                         .as_deref()
                         == Some(name)

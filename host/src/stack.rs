@@ -14,12 +14,104 @@ use crate::source::{Pin, Snapshot, StackSource};
 const MAX_STACK_FILE: u64 = 1 << 20;
 
 pub struct Stack {
+    /// The main stack's definition, with the components of the included
+    /// stacks appended under the names they have here.
     pub definition: StackDefinition,
     pub pin: Pin,
     pub snapshot: Snapshot,
+    /// Other stacks whose components joined this one's.
+    pub included: Vec<Included>,
+    /// For each component of an included stack (by its name here): which
+    /// one, and its name there.
+    origins: std::collections::BTreeMap<String, (usize, String)>,
+}
+
+/// A stack whose components joined the main one's (cairn.yaml `stacks:`).
+pub struct Included {
+    /// The name its `stack.yaml` gives it.
+    pub name: String,
+    /// Where it comes from, as cairn.yaml says.
+    pub source: String,
+    pub pin: Pin,
+    /// Its components' names there, to their names here, where they differ.
+    pub alias: std::collections::BTreeMap<String, String>,
+    snapshot: Snapshot,
 }
 
 impl Stack {
+    /// Adds the components of `other` (from `source`), renamed by `alias`.
+    /// Names must stay unique across stacks: a clash is refused with the
+    /// alias that resolves it.
+    pub fn include(
+        &mut self,
+        other: Stack,
+        source: &str,
+        alias: &std::collections::BTreeMap<String, String>,
+    ) -> anyhow::Result<()> {
+        let theirs: Vec<&str> = other
+            .definition
+            .components
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        for from in alias.keys() {
+            if !theirs.contains(&from.as_str()) {
+                bail!(
+                    "stack {} ({source}) has no component {from:?} to alias{}; its components are: {}",
+                    other.definition.name,
+                    crate::config::did_you_mean(from, &theirs),
+                    theirs.join(", ")
+                );
+            }
+        }
+        let index = self.included.len();
+        for component in &other.definition.components {
+            let here = alias
+                .get(&component.name)
+                .cloned()
+                .unwrap_or_else(|| component.name.clone());
+            if self.definition.component(&here).is_some() {
+                let owner = match self.origins.get(&here) {
+                    Some((i, _)) => format!("stack {}", self.included[*i].name),
+                    None => format!("the main stack {}", self.definition.name),
+                };
+                bail!(
+                    "component {here:?} of stack {} ({source}) has the name of a component of {owner}; give one of them another name here: under the entry of {source} in `stacks:` of cairn.yaml, `alias: {{{}: {}-{}}}`",
+                    other.definition.name,
+                    component.name,
+                    other.definition.name,
+                    component.name,
+                );
+            }
+            let mut joined = component.clone();
+            joined.name = here.clone();
+            self.definition.components.push(joined);
+            self.origins.insert(here, (index, component.name.clone()));
+        }
+        self.included.push(Included {
+            name: other.definition.name,
+            source: source.to_string(),
+            pin: other.pin,
+            alias: alias.clone(),
+            snapshot: other.snapshot,
+        });
+        Ok(())
+    }
+
+    /// The included stack component `name` comes from; `None` for the main
+    /// stack's own.
+    pub fn stack_of(&self, name: &str) -> Option<&Included> {
+        self.origins.get(name).map(|(i, _)| &self.included[*i])
+    }
+
+    /// Where component `name`'s bytes are read from.
+    fn snapshot_of(&self, name: &str) -> &Snapshot {
+        match self.origins.get(name) {
+            Some((i, _)) => &self.included[*i].snapshot,
+            None => &self.snapshot,
+        }
+    }
+
     /// Reads `stack.yaml` of `source` at `pin`.
     pub fn load(source: &StackSource, pin: Pin) -> anyhow::Result<Self> {
         let snapshot = source.snapshot(&pin)?;
@@ -37,6 +129,8 @@ impl Stack {
             definition,
             pin,
             snapshot,
+            included: Vec::new(),
+            origins: Default::default(),
         })
     }
 
@@ -57,7 +151,7 @@ impl Stack {
         // Whatever was hashed before, a component over the size limit is
         // refused (by reading it, below) as when nothing was cached.
         let id = self
-            .snapshot
+            .snapshot_of(name)
             .content_id(&component.path)
             .filter(|(_, size)| *size <= max_size)
             .map(|(id, _)| id);
@@ -86,7 +180,7 @@ impl Stack {
             .component(name)
             .with_context(|| format!("stack {} has no component {name:?}", self.definition.name))?;
         read_component(
-            &self.snapshot,
+            self.snapshot_of(name),
             name,
             &component.path,
             &component.sha256,
@@ -108,7 +202,7 @@ impl Stack {
             .definition
             .component(name)
             .with_context(|| format!("stack {} has no component {name:?}", self.definition.name))?;
-        let snapshot = self.snapshot.clone();
+        let snapshot = self.snapshot_of(name).clone();
         let (name, path, sha256) = (
             name.to_string(),
             component.path.clone(),

@@ -18,4 +18,5 @@ mod render;
 mod sandbox;
 mod secrets;
 mod stack;
+mod stacks;
 mod workspace;

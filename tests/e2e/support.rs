@@ -284,7 +284,12 @@ pub struct StackEntry<'a> {
 
 /// Writes a stack (its components' .wasm and stack.yaml) into `dir`.
 pub fn write_stack(dir: &Path, entries: &[StackEntry<'_>], changelog: &str) {
-    let mut yaml = String::from("name: test-stack\ndescription: A stack for tests\ncomponents:\n");
+    write_named_stack(dir, "test-stack", entries, changelog);
+}
+
+/// [`write_stack`] for a stack called `name`.
+pub fn write_named_stack(dir: &Path, name: &str, entries: &[StackEntry<'_>], changelog: &str) {
+    let mut yaml = format!("name: {name}\ndescription: A stack for tests\ncomponents:\n");
     for entry in entries {
         let rel = format!("components/{}.wasm", entry.name);
         let target = dir.join(&rel);

@@ -24,6 +24,9 @@ pub struct Lock {
     pub lock_version: u32,
     #[serde(default, skip_serializing_if = "LockedStack::is_empty")]
     pub stack: LockedStack,
+    /// The other stacks of cairn.yaml's `stacks:`, in its order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stacks: Vec<LockedStack>,
     /// sha256 of the effective values (defaults included) of every enabled
     /// component, with secret values as their references (never the
     /// secrets themselves).
@@ -74,6 +77,9 @@ pub struct LockedStack {
     pub tag: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
+    /// The names its components were given here (another stack only).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub alias: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +87,9 @@ pub struct LockedStack {
 pub struct LockedComponent {
     pub version: String,
     pub sha256: String,
+    /// The source of the stack it comes from, when not the main one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
 }
 
 const LOCK_HEADER: &str =

@@ -25,6 +25,11 @@ const MAX_CONFIG: u64 = 1 << 20;
 #[serde(deny_unknown_fields)]
 pub struct UserConfig {
     pub stack: StackRef,
+    /// More stacks whose components join the main stack's: each locked and
+    /// verified like it, its components' names unique across all (an
+    /// `alias` renames one), facts flowing between them all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stacks: Vec<MoreStack>,
     /// Files of values shared with other clusters (`values:` as here),
     /// relative to this file and inside its repository: merged in order,
     /// each over the one before, and this file's own values over them all.
@@ -87,6 +92,28 @@ impl UserConfig {
             && let Err(e) = flux.check()
         {
             problems.push(e);
+        }
+        let mut sources = std::collections::BTreeSet::from([config.stack.source.as_str()]);
+        for (i, more) in config.stacks.iter().enumerate() {
+            if more.source.trim().is_empty() {
+                problems.push(format!(
+                    "stacks[{i}].source must name a stack (a git URL or a path)"
+                ));
+            } else if !sources.insert(more.source.as_str()) {
+                problems.push(format!(
+                    "stacks[{i}].source {:?} is already a stack of this cluster; name each stack once",
+                    more.source
+                ));
+            }
+            for (from, to) in &more.alias {
+                for name in [from, to] {
+                    if !crate::names::component(name) {
+                        problems.push(format!(
+                            "stacks[{i}].alias: {name:?} is not a component name (lower-case letters, digits and `-`)"
+                        ));
+                    }
+                }
+            }
         }
         match problems.as_slice() {
             [] => {}
@@ -233,6 +260,21 @@ pub struct StackRef {
     /// Absent for a plain directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+}
+
+/// Another stack a cluster takes components from (cairn.yaml `stacks:`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoreStack {
+    /// As `stack.source`.
+    pub source: String,
+    /// As `stack.version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Names to give this stack's components here (`grafana: obs-grafana`):
+    /// for a name another stack of the cluster already uses.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub alias: BTreeMap<String, String>,
 }
 
 /// A loaded `cairn.yaml` and where it lives.

@@ -104,6 +104,24 @@ pub fn file_schema(stack: &str, components: &[(&str, &Metadata)]) -> Value {
                     "version": {"type": "string", "description": "A semver range (^1.2), a tag or a commit."}
                 }
             },
+            "stacks": {
+                "type": "array",
+                "description": "More stacks whose components join the main stack's.",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["source"],
+                    "properties": {
+                        "source": {"type": "string", "description": "A git URL or a local path."},
+                        "version": {"type": "string", "description": "A semver range (^1.2), a tag or a commit."},
+                        "alias": {
+                            "type": "object",
+                            "additionalProperties": {"type": "string"},
+                            "description": "Names to give this stack's components here, for names another stack uses."
+                        }
+                    }
+                }
+            },
             "output": {"type": "string", "description": "Where generated files go, relative to this file."},
             "include": {
                 "type": "array",

@@ -66,6 +66,8 @@ pub struct ComponentForm {
     pub secrets: Vec<String>,
     /// The files it rendered into the repo at the last `generate`.
     pub files: Vec<String>,
+    /// The other stack it comes from (cairn.yaml `stacks:`), by name.
+    pub from_stack: Option<String>,
 }
 
 /// What a front end wants cairn.yaml to say: each component on or off, and
@@ -105,8 +107,7 @@ impl CheckReport {
 /// would use.
 fn open_stack(options: &Options) -> anyhow::Result<(Session, Stack)> {
     let session = Session::open(options, Access::Read)?;
-    let (source, pin) = session.pin(options)?;
-    let stack = Stack::load(&source, pin)?;
+    let (_, stack) = session.stack(options)?;
     Ok((session, stack))
 }
 
@@ -145,6 +146,7 @@ pub fn state(options: &Options) -> anyhow::Result<ConfigureState> {
             values,
             secrets,
             files: rendered_files(session.lock.as_ref(), name),
+            from_stack: stack.stack_of(name).map(|s| s.name.clone()),
         });
     }
     Ok(ConfigureState {

@@ -9,7 +9,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::Options;
-use super::session::{Access, Session, layout, pin_of};
+use super::session::{Access, Session, layout};
 use super::tree::{Generated, generate_tree};
 use crate::config::{LockedStack, Project};
 pub use crate::repo::FileChange;
@@ -65,7 +65,7 @@ fn prepare(options: &Options, force: bool, access: Access) -> anyhow::Result<Pre
         // added for a new one) do not count.
         if !missing.is_empty()
             && lock.stack.commit.is_some()
-            && let Ok(old_stack) = Stack::load(&source, pin_of(&lock.stack))
+            && let Ok(old_stack) = session.locked_stack(options, &source, lock)
             && let then = then_values(&session.project, &old_stack)
             && let Ok(old) = generate_tree(
                 &session.runtime,

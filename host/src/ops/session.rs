@@ -90,30 +90,7 @@ impl Session {
     fn locked_pin(&self) -> Option<Pin> {
         let lock = self.lock.as_ref()?;
         let stack = &self.project.config.stack;
-        if lock.stack.source != stack.source {
-            return None;
-        }
-        let version = lock
-            .stack
-            .version
-            .as_deref()
-            .and_then(|v| semver::Version::parse(v).ok());
-        let satisfied = match stack.version.as_deref().map(str::trim) {
-            None => version.is_none() && lock.stack.commit.is_none(),
-            Some(req) => {
-                lock.stack.tag.as_deref() == Some(req)
-                    || lock
-                        .stack
-                        .commit
-                        .as_deref()
-                        .is_some_and(|c| req.len() >= 7 && c.starts_with(req))
-                    || match (semver::VersionReq::parse(req), &version) {
-                        (Ok(range), Some(v)) => range.matches(v),
-                        _ => false,
-                    }
-            }
-        };
-        satisfied.then(|| pin_of(&lock.stack))
+        still_locked(&lock.stack, &stack.source, stack.version.as_deref())
     }
 
     /// The source and the version to render: the locked one while it still
@@ -121,10 +98,25 @@ impl Session {
     /// Refuses when the locked tag now points at another commit: a published
     /// release must never change under its version.
     pub fn pin(&self, options: &Options) -> anyhow::Result<(StackSource, Pin)> {
-        let locked = self.locked_pin();
-        let source = self.source(options, locked.is_none())?;
+        let stack = &self.project.config.stack;
+        self.pin_of(
+            options,
+            &stack.source,
+            stack.version.as_deref(),
+            self.locked_pin(),
+        )
+    }
+
+    fn pin_of(
+        &self,
+        options: &Options,
+        spec: &str,
+        requirement: Option<&str>,
+        locked: Option<Pin>,
+    ) -> anyhow::Result<(StackSource, Pin)> {
+        let source = open_source(spec, &self.project.root, options, locked.is_none())?;
         let Some(pin) = locked else {
-            let pin = source.resolve(self.project.config.stack.version.as_deref())?;
+            let pin = source.resolve(requirement)?;
             return Ok((source, pin));
         };
         if let (Some(tag), Some(commit)) = (&pin.tag, &pin.commit)
@@ -132,8 +124,7 @@ impl Session {
             && now.commit != *commit
         {
             bail!(
-                "tag {tag} of stack {} now points at commit {}, but {} locked {commit}: the published release changed under the same version (tampering?). Refusing it; ask the stack's authors, and pin a commit in cairn.yaml if you trust it",
-                self.project.config.stack.source,
+                "tag {tag} of stack {spec} now points at commit {}, but {} locked {commit}: the published release changed under the same version (tampering?). Refusing it; ask the stack's authors, and pin a commit in cairn.yaml if you trust it",
                 now.commit,
                 crate::config::LOCK_FILE
             );
@@ -141,10 +132,49 @@ impl Session {
         Ok((source, pin))
     }
 
-    /// Renders the stack at the version to use (see [`Session::pin`]).
-    pub fn generate(&self, options: &Options) -> anyhow::Result<(StackSource, Generated)> {
+    /// The stack to render: the main one at [`Session::pin`], with the
+    /// components of cairn.yaml's other `stacks:`, each at its locked
+    /// version while that satisfies its requirement, else resolved anew.
+    /// Returns the main stack's source too.
+    pub fn stack(&self, options: &Options) -> anyhow::Result<(StackSource, Stack)> {
         let (source, pin) = self.pin(options)?;
-        let stack = Stack::load(&source, pin)?;
+        let mut stack = Stack::load(&source, pin)?;
+        for more in &self.project.config.stacks {
+            let locked = self.lock.as_ref().and_then(|lock| {
+                lock.stacks
+                    .iter()
+                    .find(|s| s.source == more.source)
+                    .and_then(|s| still_locked(s, &more.source, more.version.as_deref()))
+            });
+            let (other_source, pin) =
+                self.pin_of(options, &more.source, more.version.as_deref(), locked)?;
+            let other = Stack::load(&other_source, pin)?;
+            stack.include(other, &more.source, &more.alias)?;
+        }
+        Ok((source, stack))
+    }
+
+    /// The stack exactly as `lock` records it: every stack at its locked
+    /// commit, with its locked aliases, read from what is cached (no
+    /// fetch). `main` is the main stack's source, opened.
+    pub fn locked_stack(
+        &self,
+        options: &Options,
+        main: &StackSource,
+        lock: &Lock,
+    ) -> anyhow::Result<Stack> {
+        let mut stack = Stack::load(main, pin_of(&lock.stack))?;
+        for locked in &lock.stacks {
+            let source = open_source(&locked.source, &self.project.root, options, false)?;
+            let other = Stack::load(&source, pin_of(locked))?;
+            stack.include(other, &locked.source, &locked.alias)?;
+        }
+        Ok(stack)
+    }
+
+    /// Renders the stack at the version to use (see [`Session::stack`]).
+    pub fn generate(&self, options: &Options) -> anyhow::Result<(StackSource, Generated)> {
+        let (source, stack) = self.stack(options)?;
         let mut generated = generate_tree(
             &self.runtime,
             &*options.sandbox.progress,
@@ -165,6 +195,33 @@ impl Session {
             fetch,
         )
     }
+}
+
+/// The pin `locked` records, when it is of `source` and still satisfies
+/// `requirement`.
+fn still_locked(locked: &LockedStack, source: &str, requirement: Option<&str>) -> Option<Pin> {
+    if locked.source != source {
+        return None;
+    }
+    let version = locked
+        .version
+        .as_deref()
+        .and_then(|v| semver::Version::parse(v).ok());
+    let satisfied = match requirement.map(str::trim) {
+        None => version.is_none() && locked.commit.is_none(),
+        Some(req) => {
+            locked.tag.as_deref() == Some(req)
+                || locked
+                    .commit
+                    .as_deref()
+                    .is_some_and(|c| req.len() >= 7 && c.starts_with(req))
+                || match (semver::VersionReq::parse(req), &version) {
+                    (Ok(range), Some(v)) => range.matches(v),
+                    _ => false,
+                }
+        }
+    };
+    satisfied.then(|| pin_of(locked))
 }
 
 /// The version a lock pins.

@@ -75,9 +75,9 @@ pub fn show(options: &Options, what: &ShowOptions) -> anyhow::Result<ShowReport>
         }
         None => {
             let session = Session::open(options, Access::Read)?;
-            let (source, pin) = session.pin(options)?;
+            let (_, stack) = session.stack(options)?;
             let spec = session.project.config.stack.source.clone();
-            (Stack::load(&source, pin)?, spec, Some(session.project))
+            (stack, spec, Some(session.project))
         }
     };
     let def = &stack.definition;

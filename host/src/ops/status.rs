@@ -28,6 +28,17 @@ pub struct StatusReport {
     pub sealed: usize,
     /// The order Flux brings the stack up in, from the layers file.
     pub order: Vec<Vec<String>>,
+    /// The other stacks of cairn.yaml's `stacks:`.
+    pub stacks: Vec<OtherStackStatus>,
+}
+
+/// Another stack whose components the cluster uses.
+#[derive(Debug, Serialize)]
+pub struct OtherStackStatus {
+    pub name: String,
+    pub source: String,
+    pub requirement: Option<String>,
+    pub locked: Option<String>,
 }
 
 /// A component of the stack, and whether cairn.yaml enables it.
@@ -35,6 +46,9 @@ pub struct StatusReport {
 pub struct ComponentStatus {
     pub name: String,
     pub enabled: bool,
+    /// The other stack it comes from (its source), when not the main one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
 }
 
 /// `cairn status`: reads only what is local (no fetch, no render).
@@ -64,7 +78,7 @@ pub fn status(options: &Options) -> anyhow::Result<StatusReport> {
         };
         Stack::load(s, pin).ok().map(|s| s.definition)
     });
-    let components = stack_def
+    let mut components: Vec<ComponentStatus> = stack_def
         .as_ref()
         .map(|d| {
             d.components
@@ -72,10 +86,42 @@ pub fn status(options: &Options) -> anyhow::Result<StatusReport> {
                 .map(|c| ComponentStatus {
                     name: c.name.clone(),
                     enabled: project.enabled(&c.name).unwrap_or(c.enabled),
+                    stack: None,
                 })
                 .collect()
         })
         .unwrap_or_default();
+    let mut stacks = Vec::new();
+    for more in &project.config.stacks {
+        let locked = lock
+            .as_ref()
+            .and_then(|l| l.stacks.iter().find(|s| s.source == more.source));
+        let source = open_source(&more.source, &project.root, &offline, false).ok();
+        let def = source.as_ref().and_then(|s| {
+            let pin = match locked {
+                Some(l) => pin_of(l),
+                None => s.resolve(more.version.as_deref()).ok()?,
+            };
+            Stack::load(s, pin).ok().map(|s| s.definition)
+        });
+        for c in def.iter().flat_map(|d| &d.components) {
+            let name = more.alias.get(&c.name).unwrap_or(&c.name).clone();
+            components.push(ComponentStatus {
+                enabled: project.enabled(&name).unwrap_or(c.enabled),
+                name,
+                stack: Some(more.source.clone()),
+            });
+        }
+        stacks.push(OtherStackStatus {
+            name: def
+                .map(|d| d.name)
+                .or_else(|| locked.map(|l| l.name.clone()))
+                .unwrap_or_default(),
+            source: more.source.clone(),
+            requirement: more.version.clone(),
+            locked: locked.and_then(|l| l.tag.clone().or(l.commit.clone())),
+        });
+    }
     let edited = match &lock {
         Some(l) => {
             let disk = repo::scan(&project.output_dir(), &Tree::new(), Some(l))?;
@@ -105,5 +151,6 @@ pub fn status(options: &Options) -> anyhow::Result<StatusReport> {
             .flatten()
             .map(|text| crate::flux::waves(&crate::flux::parse_manifest(&text)))
             .unwrap_or_default(),
+        stacks,
     })
 }

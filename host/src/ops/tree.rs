@@ -236,20 +236,29 @@ pub(super) fn generate_tree(
     let enabled = enabled_components(project, &stack);
 
     // A component whose bytes differ from what was locked for this very
-    // version was changed after the fact: refuse it.
-    if let Some(lock) = old_lock
-        && lock.stack.commit.is_some()
-        && lock.stack.commit == stack.pin.commit
-    {
+    // version of its stack was changed after the fact: refuse it.
+    if let Some(lock) = old_lock {
         for component in &def.components {
-            if let Some(locked) = lock.components.get(&component.name)
+            let (name, pin, locked_commit) = match stack.stack_of(&component.name) {
+                None => (&def.name, &stack.pin, lock.stack.commit.as_ref()),
+                Some(included) => (
+                    &included.name,
+                    &included.pin,
+                    lock.stacks
+                        .iter()
+                        .find(|s| s.source == included.source)
+                        .and_then(|s| s.commit.as_ref()),
+                ),
+            };
+            let same_version = locked_commit.is_some() && locked_commit == pin.commit.as_ref();
+            if same_version
+                && let Some(locked) = lock.components.get(&component.name)
                 && !locked.sha256.eq_ignore_ascii_case(&component.sha256)
             {
                 bail!(
-                    "component {:?}: stack {} at {} declares sha256 {}, but {} locked {}; the published stack changed under the same version (tampering?). Refusing to run it",
+                    "component {:?}: stack {name} at {} declares sha256 {}, but {} locked {}; the published stack changed under the same version (tampering?). Refusing to run it",
                     component.name,
-                    def.name,
-                    stack.pin.describe(),
+                    pin.describe(),
                     component.sha256,
                     crate::config::LOCK_FILE,
                     locked.sha256
@@ -317,7 +326,20 @@ pub(super) fn generate_tree(
             version: stack.pin.version.as_ref().map(ToString::to_string),
             tag: stack.pin.tag.clone(),
             commit: stack.pin.commit.clone(),
+            alias: BTreeMap::new(),
         },
+        stacks: stack
+            .included
+            .iter()
+            .map(|included| LockedStack {
+                name: included.name.clone(),
+                source: included.source.clone(),
+                version: included.pin.version.as_ref().map(ToString::to_string),
+                tag: included.pin.tag.clone(),
+                commit: included.pin.commit.clone(),
+                alias: included.alias.clone(),
+            })
+            .collect(),
         values_sha256: crate::files::sha256(&serde_json::to_string(&configs)?),
         components: rendering
             .components
@@ -331,6 +353,7 @@ pub(super) fn generate_tree(
                             .component(&c.name)
                             .map(|d| d.sha256.to_lowercase())
                             .unwrap_or_default(),
+                        stack: stack.stack_of(&c.name).map(|i| i.source.clone()),
                     },
                 )
             })

@@ -22,6 +22,9 @@ pub struct UpdateOptions {
     /// The version (or tag) to move to, older or newer; default the newest
     /// release.
     pub to: Option<String>,
+    /// Another stack of cairn.yaml's `stacks:` to update (its source, or
+    /// the name its stack.yaml gives it) instead of the main one.
+    pub stack: Option<String>,
 }
 
 /// Where the project stands against its stack's releases.
@@ -49,6 +52,8 @@ pub struct AvailableVersion {
 
 #[derive(Debug, Serialize)]
 pub struct UpdateReport {
+    /// The stack updated (or checked): its source.
+    pub stack: String,
     pub status: UpdateStatus,
     pub current: Option<String>,
     pub latest: Option<String>,
@@ -84,12 +89,13 @@ impl UpdateReport {
 pub fn update(options: &Options, what: &UpdateOptions) -> anyhow::Result<UpdateReport> {
     let project = options.project()?;
     let lock = Lock::read(&project.lock_path())?.filter(Lock::is_generated);
-    let stack_source = &project.config.stack.source;
+    let which = Which::of(&project, lock.as_ref(), what.stack.as_deref())?;
+    let stack_source = which.source;
     let source = open_source(stack_source, &project.root, options, true)?;
     let versions = source.versions()?;
-    let requirement = project.config.stack.version.as_deref().map(str::trim);
-    let current_pin = match lock.as_ref().filter(|l| l.stack.source == *stack_source) {
-        Some(lock) => pin_of(&lock.stack),
+    let requirement = which.requirement.map(str::trim);
+    let current_pin = match which.locked.filter(|l| l.source == *stack_source) {
+        Some(locked) => pin_of(locked),
         None => source.resolve(requirement)?,
     };
     let current = current_pin.version.clone();
@@ -147,6 +153,7 @@ pub fn update(options: &Options, what: &UpdateOptions) -> anyhow::Result<UpdateR
         }
     }
     let mut report = UpdateReport {
+        stack: stack_source.to_string(),
         status: UpdateStatus::UpToDate,
         current: current.as_ref().map(ToString::to_string),
         latest: latest.map(|v| v.version.to_string()),
@@ -163,12 +170,14 @@ pub fn update(options: &Options, what: &UpdateOptions) -> anyhow::Result<UpdateR
     };
 
     let target_stack = Stack::load(&source, pin_of_tag(target))?;
+    // Components by their names here (an included stack's aliases applied).
+    let here = |name: &String| which.alias.get(name).unwrap_or(name).clone();
     let current_names: Vec<String> = Stack::load(&source, current_pin)
         .map(|s| {
             s.definition
                 .components
                 .iter()
-                .map(|c| c.name.clone())
+                .map(|c| here(&c.name))
                 .collect()
         })
         .unwrap_or_default();
@@ -176,7 +185,7 @@ pub fn update(options: &Options, what: &UpdateOptions) -> anyhow::Result<UpdateR
         .definition
         .components
         .iter()
-        .map(|c| c.name.clone())
+        .map(|c| here(&c.name))
         .collect();
     report.added = target_names
         .iter()
@@ -201,8 +210,27 @@ pub fn update(options: &Options, what: &UpdateOptions) -> anyhow::Result<UpdateR
     let origin = project.config_path.display().to_string();
     let text = std::fs::read_to_string(&project.config_path)
         .with_context(|| format!("cannot read {origin}"))?;
-    let mut updated =
-        crate::edit::set_string(&text, &origin, &["stack", "version"], &new_requirement)?;
+    let mut updated = if which.main {
+        crate::edit::set_string(&text, &origin, &["stack", "version"], &new_requirement)?
+    } else {
+        crate::edit::set_in_item(
+            &text,
+            &origin,
+            "stacks",
+            ("source", stack_source),
+            "version",
+            &new_requirement,
+        )?
+    };
+    // The stack as its components are named here.
+    let mut target_stack = target_stack;
+    if !which.alias.is_empty() {
+        let mut renamed = target_stack;
+        for component in &mut renamed.definition.components {
+            component.name = here(&component.name);
+        }
+        target_stack = renamed;
+    }
     if what.check {
         preview(&project, &target_stack, &mut report);
         report.status = UpdateStatus::UpdateAvailable;
@@ -211,7 +239,9 @@ pub fn update(options: &Options, what: &UpdateOptions) -> anyhow::Result<UpdateR
     migrate(options, &project, &target_stack, &mut updated, &mut report)?;
     crate::files::write_atomic(&project.config_path, updated.as_bytes())
         .with_context(|| format!("cannot write {origin}"))?;
-    refresh_schema(options, &project, &target_stack)?;
+    if which.main && project.config.stacks.is_empty() {
+        refresh_schema(options, &project, &target_stack)?;
+    }
     report.status = if rollback {
         UpdateStatus::RolledBack
     } else {
@@ -219,6 +249,65 @@ pub fn update(options: &Options, what: &UpdateOptions) -> anyhow::Result<UpdateR
     };
     report.requirement = Some(new_requirement);
     Ok(report)
+}
+
+/// The stack an update is about: the main one, or one of `stacks:`.
+struct Which<'p> {
+    main: bool,
+    source: &'p str,
+    requirement: Option<&'p str>,
+    locked: Option<&'p crate::config::LockedStack>,
+    alias: std::collections::BTreeMap<String, String>,
+}
+
+impl<'p> Which<'p> {
+    fn of(
+        project: &'p Project,
+        lock: Option<&'p Lock>,
+        stack: Option<&str>,
+    ) -> anyhow::Result<Self> {
+        let Some(wanted) = stack else {
+            return Ok(Self {
+                main: true,
+                source: &project.config.stack.source,
+                requirement: project.config.stack.version.as_deref(),
+                locked: lock.map(|l| &l.stack),
+                alias: Default::default(),
+            });
+        };
+        let locked_of =
+            |source: &str| lock.and_then(|l| l.stacks.iter().find(|s| s.source == source));
+        let found = project.config.stacks.iter().find(|more| {
+            more.source == wanted || locked_of(&more.source).is_some_and(|l| l.name == wanted)
+        });
+        let Some(more) = found else {
+            let known: Vec<String> = project
+                .config
+                .stacks
+                .iter()
+                .map(|m| match locked_of(&m.source) {
+                    Some(l) => format!("{} ({})", l.name, m.source),
+                    None => m.source.clone(),
+                })
+                .collect();
+            anyhow::bail!(
+                "{} has no other stack {wanted:?} under `stacks:`; {}",
+                project.config_path.display(),
+                if known.is_empty() {
+                    "it has none (without --stack, update moves the main stack)".to_string()
+                } else {
+                    format!("its other stacks are: {}", known.join(", "))
+                }
+            );
+        };
+        Ok(Self {
+            main: false,
+            source: &more.source,
+            requirement: more.version.as_deref(),
+            locked: locked_of(&more.source),
+            alias: more.alias.clone(),
+        })
+    }
 }
 
 fn pin_of_tag(v: &TagVersion) -> Pin {

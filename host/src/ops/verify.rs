@@ -7,12 +7,11 @@ use anyhow::bail;
 use serde::Serialize;
 
 use super::Options;
-use super::session::{Access, Session, pin_of};
+use super::session::{Access, Session};
 use super::tree::generate_tree;
 use crate::compose::Tree;
 use crate::repo;
 use crate::secrets::PreviousCiphertext;
-use crate::stack::Stack;
 
 /// What `verify` found.
 #[derive(Debug, Default, Serialize)]
@@ -64,7 +63,7 @@ pub fn verify(options: &Options) -> anyhow::Result<VerifyReport> {
         );
     };
     let source = session.source(options, false)?;
-    let stack = Stack::load(&source, pin_of(&lock.stack))?;
+    let stack = session.locked_stack(options, &source, &lock)?;
     let generated = generate_tree(
         &session.runtime,
         &*options.sandbox.progress,

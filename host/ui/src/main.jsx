@@ -78,6 +78,7 @@ function Tiles({ state, draft, problems, setEnabled, open }) {
                     <footer>
                       <span class="version">
                         {c.name} {c.version}
+                        {c.from_stack ? ` · ${c.from_stack}` : ''}
                       </span>
                       {n ? (
                         <span class="badge" data-problem-count={n}>
@@ -132,6 +133,7 @@ function ComponentPage({ component: c, draft, problems, setEnabled, setValues, b
       <p class="meta">
         {c.name} {c.version} · {c.category}
         {c.default_enabled ? ' · on by default' : ' · off by default'}
+        {c.from_stack ? ` · from stack ${c.from_stack}` : ''}
       </p>
       {elsewhere.length ? (
         <ul class="problems" role="alert">

@@ -251,6 +251,10 @@ pub struct UpdateArgs {
     /// release). Pinned exactly in cairn.yaml.
     #[arg(long, value_name = "VERSION")]
     pub to: Option<String>,
+    /// Update another stack of cairn.yaml's `stacks:` (its source, or its
+    /// name) instead of the main one.
+    #[arg(long = "stack", value_name = "STACK")]
+    pub other_stack: Option<String>,
     #[command(flatten)]
     pub stack: StackArgs,
 }

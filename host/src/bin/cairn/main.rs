@@ -113,6 +113,7 @@ fn run(command: Command, format: Format) -> anyhow::Result<Outcome> {
             let what = ops::UpdateOptions {
                 check: args.check,
                 to: args.to,
+                stack: args.other_stack,
             };
             if let Some(fleet) = args.stack.fleet()? {
                 let results = run_fleet(&args.stack, &progress, &fleet, |o| ops::update(o, &what))?;

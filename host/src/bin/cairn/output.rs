@@ -569,7 +569,8 @@ pub fn update(report: &UpdateReport, format: Format) {
         return json(report);
     }
     outln!(
-        "current: {}, latest: {}",
+        "stack {}: current: {}, latest: {}",
+        report.stack,
         report.current.as_deref().unwrap_or("none"),
         report.latest.as_deref().unwrap_or("none")
     );
@@ -682,9 +683,27 @@ pub fn status(report: &StatusReport, format: Format) {
         "newest:     {}",
         report.newest_known.as_deref().unwrap_or("unknown")
     );
+    for other in &report.stacks {
+        outln!(
+            "also:       {} ({}), requires {}, locked {}",
+            other.name,
+            other.source,
+            other.requirement.as_deref().unwrap_or("any"),
+            other.locked.as_deref().unwrap_or("not yet")
+        );
+    }
     outln!("components:");
     for c in &report.components {
-        outln!("  {} {}", if c.enabled { "on " } else { "off" }, c.name);
+        let from = c
+            .stack
+            .as_deref()
+            .map(|s| format!(" (from {s})"))
+            .unwrap_or_default();
+        outln!(
+            "  {} {}{from}",
+            if c.enabled { "on " } else { "off" },
+            c.name
+        );
     }
     outln!(
         "files:      {} generated, {} with hand edits",

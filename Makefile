@@ -57,9 +57,11 @@ ui:
 host: ui
 	$(CARGO) build
 
-## The reference stack, built from stacks/reference into $(REFERENCE).
+## The reference stack, built from stacks/reference into $(REFERENCE), and
+## the catalog listing it (stacks/catalog.yaml) beside it.
 stack: plugins host component-tools
 	$(CAIRN_DEBUG) stack build stacks/reference --out $(REFERENCE)
+	cp stacks/catalog.yaml target/stacks/catalog.yaml
 
 test: stack $(TOOLS)/kubectl system-tools browser-tools test-plugins test-host
 

@@ -12,7 +12,7 @@ const LAYERS: &[&[&str]] = &[
         "files", "text", "yaml", "names", "limits", "sops", "progress", "git", "values",
     ],
     // Data: cairn's files, caches and user-file editing.
-    &["cache", "config", "crd", "edit", "merge", "keys"],
+    &["cache", "catalog", "config", "crd", "edit", "merge", "keys"],
     // Where stacks come from; the sandbox that runs their components.
     &["source", "runtime"],
     // A stack at a version; validating and assembling components' output.

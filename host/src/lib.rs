@@ -24,6 +24,7 @@ mod architecture;
 pub mod author;
 pub mod bootstrap;
 pub mod cache;
+pub mod catalog;
 pub mod compose;
 pub mod config;
 pub mod crd;

@@ -354,6 +354,12 @@ pub fn relocate(spec: &str, from: &Path, to: &Path) -> String {
     }
 }
 
+/// Whether `spec` names a remote repository (a URL other than `file://`,
+/// or `git@host:org/repo`) rather than a local path.
+pub fn is_remote(spec: &str) -> bool {
+    !spec.starts_with("file://") && (spec.contains("://") || is_scp_like(spec))
+}
+
 /// The local path `spec` names, if it is local (`file://` or a path).
 fn local_path(spec: &str, base: &Path) -> Option<PathBuf> {
     if let Some(path) = spec.strip_prefix("file://") {

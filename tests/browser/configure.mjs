@@ -43,6 +43,12 @@ try {
   await valid();
   await page.screenshot({ path: `${shots}/configure-tiles.png`, fullPage: true });
 
+  at('browse the catalogs');
+  await page.getByRole('button', { name: 'Catalogs' }).click();
+  await page.locator('[data-catalog="cairn"] article[data-stack="reference"]').waitFor();
+  await page.screenshot({ path: `${shots}/configure-catalogs.png`, fullPage: true });
+  await page.getByRole('button', { name: '← All components' }).click();
+
   at('turn oauth2-proxy on');
   const oauth = page.locator('article.tile[data-component="oauth2-proxy"]');
   await oauth.getByRole('switch').check();

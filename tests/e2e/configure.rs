@@ -149,6 +149,13 @@ fn the_page_configures_a_cluster_end_to_end_in_a_real_browser() {
     let world = World::new();
     let config = cluster(&world);
     let original = std::fs::read_to_string(&config).unwrap();
+    // The catalog `make stack` puts beside the reference stack.
+    let catalogs = support::reference_stack().parent().unwrap().to_path_buf();
+    world
+        .cairn()
+        .args(["catalog", "add", catalogs.to_str().unwrap()])
+        .assert()
+        .success();
     let served = Served::start(&world, &config, &[]);
     let shots = support::root().join("target/screenshots");
     std::fs::create_dir_all(&shots).unwrap();

@@ -7,6 +7,7 @@ mod support;
 
 mod author;
 mod bootstrap;
+mod catalog;
 mod configure;
 mod day2;
 mod fleet;

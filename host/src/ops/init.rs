@@ -64,7 +64,11 @@ pub fn init(options: &Options, what: &InitOptions) -> anyhow::Result<InitReport>
 }
 
 fn write_config(options: &Options, what: &InitOptions) -> anyhow::Result<InitReport> {
-    let (source_spec, version) = (what.source.as_str(), what.version.as_deref());
+    // A stack's name in the followed catalogs stands for its source.
+    let found = super::catalog::lookup(options, &what.source)?;
+    let source_spec = found.map_or_else(|| what.source.clone(), |f| f.stack.source);
+    let source_spec = source_spec.as_str();
+    let version = what.version.as_deref();
     let config_path = options.config.clone();
     let dir = config_path
         .parent()

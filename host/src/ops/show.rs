@@ -69,6 +69,11 @@ pub fn show(options: &Options, what: &ShowOptions) -> anyhow::Result<ShowReport>
     let (stack, spec, project) = match &what.stack {
         Some(spec) => {
             let cwd = std::env::current_dir()?;
+            // A stack's name in the followed catalogs stands for its source.
+            let spec = &match super::catalog::lookup(options, spec)? {
+                Some(found) => found.stack.source,
+                None => spec.clone(),
+            };
             let source = open_source(spec, &cwd, options, true)?;
             let pin = source.resolve(what.version.as_deref())?;
             (Stack::load(&source, pin)?, spec.clone(), None)

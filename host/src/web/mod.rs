@@ -108,6 +108,7 @@ impl Server {
                 get(|| async { asset("text/css", assets::APP_CSS) }),
             )
             .route("/api/state", get(state))
+            .route("/api/catalogs", get(catalogs))
             .route("/api/check", post(check))
             .route("/api/review", post(review))
             .route("/api/save", post(save))
@@ -238,6 +239,18 @@ async fn state(State(app): State<App>) -> Response {
             }
         }
         Ok(value)
+    })
+    .await
+}
+
+/// The catalogs the user follows, read as pinned (no fetch).
+async fn catalogs(State(app): State<App>) -> Response {
+    blocking(StatusCode::UNPROCESSABLE_ENTITY, move || {
+        let options = Options {
+            offline: true,
+            ..app.options.clone()
+        };
+        crate::ops::catalog::list(&options)
     })
     .await
 }

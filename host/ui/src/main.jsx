@@ -232,6 +232,68 @@ function Review({ review, back }) {
   );
 }
 
+function Catalogs({ back }) {
+  const [catalogs, setCatalogs] = useState(null);
+  const [error, setError] = useState(null);
+  const [term, setTerm] = useState('');
+  useEffect(() => {
+    api('/api/catalogs').then(setCatalogs, (err) => setError(err.message));
+  }, []);
+  const t = term.trim().toLowerCase();
+  const matches = (s) =>
+    !t || [s.name, s.description, s.publisher, ...(s.categories || [])].join(' ').toLowerCase().includes(t);
+  return (
+    <div class="catalogs-page">
+      <button type="button" class="back" onClick={back}>
+        ← All components
+      </button>
+      <h2>Stacks in your catalogs</h2>
+      <p class="meta">
+        Follow a catalog with <code>cairn catalog add SOURCE</code>. To use a stack's components in this cluster, add
+        its source under <code>stacks:</code> in cairn.yaml (or start a cluster from it with{' '}
+        <code>cairn init NAME</code>).
+      </p>
+      <input
+        type="search"
+        aria-label="Search the catalogs"
+        placeholder="Search by name, description, category or publisher"
+        value={term}
+        onInput={(e) => setTerm(e.currentTarget.value)}
+      />
+      {error ? <p class="notice error">{error}</p> : null}
+      {catalogs === null && !error ? <p>Loading…</p> : null}
+      {catalogs && !catalogs.length ? <p class="note">You follow no catalog yet.</p> : null}
+      {(catalogs || []).map((catalog) => (
+        <section class="catalog" data-catalog={catalog.name}>
+          <h3>
+            {catalog.name} <span class="meta">{catalog.version}</span>
+          </h3>
+          <p class="meta">
+            {catalog.description} · {catalog.source}
+          </p>
+          <div class="tiles">
+            {catalog.stacks.filter(matches).map((s) => (
+              <article class="tile" data-stack={s.name}>
+                <header>
+                  <h3>{s.name}</h3>
+                </header>
+                <p>{s.description}</p>
+                <footer>
+                  <span class="version">
+                    {(s.categories || []).join(', ')}
+                    {s.publisher ? ` · ${s.publisher}` : ''}
+                  </span>
+                </footer>
+                <code class="source">{s.source}</code>
+              </article>
+            ))}
+          </div>
+        </section>
+      ))}
+    </div>
+  );
+}
+
 function App() {
   const [state, setState] = useState(null);
   const [draft, setDraft] = useState(null);
@@ -354,6 +416,9 @@ function App() {
           <span class="status" data-testid="status">
             {checking ? 'checking…' : total ? `${total} ${total === 1 ? 'problem' : 'problems'}` : 'valid'}
           </span>
+          <button type="button" class="quiet" onClick={() => setView({ page: 'catalogs' })} disabled={busy}>
+            Catalogs
+          </button>
           <button type="button" onClick={doReview} disabled={busy}>
             Review
           </button>
@@ -381,7 +446,9 @@ function App() {
             ))}
           </ul>
         ) : null}
-        {view.page === 'review' ? (
+        {view.page === 'catalogs' ? (
+          <Catalogs back={() => setView({ page: 'tiles' })} />
+        ) : view.page === 'review' ? (
           <Review review={review} back={() => setView({ page: 'tiles' })} />
         ) : current ? (
           <ComponentPage

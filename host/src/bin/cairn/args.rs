@@ -86,6 +86,69 @@ pub enum Command {
     /// Build and check stacks (for stack authors).
     #[command(subcommand)]
     Stack(StackCommand),
+    /// Follow catalogs of stacks and search them. A stack a followed
+    /// catalog lists can be named for its source: `cairn init reference`,
+    /// `cairn show --stack acme/platform`.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+}
+
+#[derive(Subcommand)]
+pub enum CatalogCommand {
+    /// Follow the catalog in SOURCE (a git repository or directory with a
+    /// catalog.yaml), pinned to the version --version resolves to (default
+    /// its newest release).
+    Add {
+        source: String,
+        #[arg(long)]
+        version: Option<String>,
+        #[command(flatten)]
+        common: CatalogArgs,
+    },
+    /// The catalogs you follow and the stacks they list.
+    List {
+        #[command(flatten)]
+        common: CatalogArgs,
+    },
+    /// Stacks whose name, description, categories or publisher contain
+    /// TERM, in every catalog you follow.
+    Search {
+        term: Option<String>,
+        /// Only stacks of this category.
+        #[arg(long)]
+        category: Option<String>,
+        #[command(flatten)]
+        common: CatalogArgs,
+    },
+    /// Move the catalogs you follow (or the one named) to their newest
+    /// version within the requirement given when added.
+    Update {
+        name: Option<String>,
+        #[command(flatten)]
+        common: CatalogArgs,
+    },
+    /// Stop following a catalog.
+    Remove { name: String },
+}
+
+#[derive(Args)]
+pub struct CatalogArgs {
+    /// Use only what is cached; never fetch.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+impl CatalogArgs {
+    pub fn options(&self, progress: &Reporter) -> ops::Options {
+        ops::Options {
+            offline: self.offline,
+            sandbox: ops::Sandbox {
+                progress: progress.clone(),
+                ..ops::Sandbox::default()
+            },
+            ..ops::Options::new("cairn.yaml")
+        }
+    }
 }
 
 #[derive(Subcommand)]

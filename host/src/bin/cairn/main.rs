@@ -202,6 +202,53 @@ fn run(command: Command, format: Format) -> anyhow::Result<Outcome> {
         }
         Command::Component(command) => component(command, format, &progress),
         Command::Stack(command) => stack(command, format, &progress),
+        Command::Catalog(command) => catalog(command, format, &progress),
+    }
+}
+
+fn catalog(
+    command: args::CatalogCommand,
+    format: Format,
+    progress: &cairn::progress::Reporter,
+) -> anyhow::Result<Outcome> {
+    use args::CatalogCommand;
+    match command {
+        CatalogCommand::Add {
+            source,
+            version,
+            common,
+        } => {
+            let added = ops::catalog::add(&common.options(progress), &source, version.as_deref())?;
+            output::catalog_added(&added, format);
+            Ok(Outcome::Clean)
+        }
+        CatalogCommand::List { common } => {
+            output::catalogs(&ops::catalog::list(&common.options(progress))?, format);
+            Ok(Outcome::Clean)
+        }
+        CatalogCommand::Search {
+            term,
+            category,
+            common,
+        } => {
+            let found = ops::catalog::search(
+                &common.options(progress),
+                term.as_deref(),
+                category.as_deref(),
+            )?;
+            output::found_stacks(&found, format);
+            Ok(Outcome::findings_if(found.is_empty()))
+        }
+        CatalogCommand::Update { name, common } => {
+            let moved = ops::catalog::update(&common.options(progress), name.as_deref())?;
+            output::catalogs_updated(&moved, format);
+            Ok(Outcome::Clean)
+        }
+        CatalogCommand::Remove { name } => {
+            ops::catalog::remove(&name)?;
+            output::catalog_removed(&name, format);
+            Ok(Outcome::Clean)
+        }
     }
 }
 

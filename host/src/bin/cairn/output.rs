@@ -922,3 +922,80 @@ pub fn configure_stopped(stopped: cairn::web::Stopped) {
         }
     );
 }
+
+pub fn catalog_added(view: &cairn::ops::catalog::CatalogView, format: Format) {
+    if format == Format::Json {
+        return json(view);
+    }
+    let n = view.stacks.len();
+    outln!(
+        "following catalog {} ({}) at {}: {n} {}",
+        view.name,
+        view.source,
+        view.version,
+        if n == 1 { "stack" } else { "stacks" }
+    );
+}
+
+pub fn catalogs(views: &[cairn::ops::catalog::CatalogView], format: Format) {
+    if format == Format::Json {
+        return json(&views);
+    }
+    if views.is_empty() {
+        outln!("you follow no catalog; `cairn catalog add SOURCE` follows one");
+    }
+    for view in views {
+        outln!("{} ({}) at {}", view.name, view.source, view.version);
+        if !view.description.is_empty() {
+            outln!("  {}", view.description);
+        }
+        for stack in &view.stacks {
+            outln!("  {:<20} {}", stack.name, stack.description);
+        }
+    }
+}
+
+pub fn found_stacks(found: &[cairn::ops::catalog::FoundStack], format: Format) {
+    if format == Format::Json {
+        return json(&found);
+    }
+    if found.is_empty() {
+        errln!("no stack matches");
+    }
+    for f in found {
+        outln!("{}/{}  {}", f.catalog, f.stack.name, f.stack.description);
+        outln!(
+            "  source: {}  categories: {}  publisher: {}",
+            f.stack.source,
+            if f.stack.categories.is_empty() {
+                "-".to_string()
+            } else {
+                f.stack.categories.join(", ")
+            },
+            if f.stack.publisher.is_empty() {
+                "-"
+            } else {
+                &f.stack.publisher
+            }
+        );
+    }
+}
+
+pub fn catalogs_updated(moved: &[cairn::ops::catalog::CatalogUpdate], format: Format) {
+    if format == Format::Json {
+        return json(&moved);
+    }
+    if moved.is_empty() {
+        outln!("catalogs up to date");
+    }
+    for m in moved {
+        outln!("{}: {} -> {}", m.name, m.from, m.to);
+    }
+}
+
+pub fn catalog_removed(name: &str, format: Format) {
+    if format == Format::Json {
+        return json(&serde_json::json!({ "removed": name }));
+    }
+    outln!("no longer following catalog {name}");
+}

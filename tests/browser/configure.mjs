@@ -26,6 +26,12 @@ try {
     );
   });
   const page = await context.newPage();
+  // Every request the page makes must stay on the server it came from.
+  seen.foreign = [];
+  const origin = new URL(url).origin;
+  page.on('request', (r) => {
+    if (!r.url().startsWith(`${origin}/`) && !r.url().startsWith('data:')) seen.foreign.push(r.url());
+  });
   page.on('console', (m) => {
     if (m.type() === 'error') seen.console.push(m.text());
   });
@@ -57,6 +63,26 @@ try {
   await page.locator('select[name="provider"]').selectOption({ label: 'gitlab' });
   await page.locator('fieldset[data-field="emailDomains"]').getByRole('button', { name: 'Add' }).click();
   await page.locator('input[name="emailDomains[1]"]').fill('example.org');
+  await valid();
+  await page.getByRole('button', { name: '← All components' }).click();
+
+  at('a nested option');
+  await page.locator('article.tile[data-component="cert-manager"]').getByRole('button', { name: 'Configure' }).click();
+  await page.locator('fieldset[data-field="issuer"] select[name="issuer.server"]').selectOption({ label: 'staging' });
+  await valid();
+  await page.getByRole('button', { name: '← All components' }).click();
+
+  at('a secret takes a reference, never a value');
+  await page.locator('article.tile[data-component="grafana"]').getByRole('button', { name: 'Configure' }).click();
+  const secret = page.locator('[data-field="adminPassword"]');
+  seen.secretInputs = await secret.locator('input[type="password"], input:not([name])').count();
+  await secret.getByLabel('adminPassword: where the secret is').selectOption('env');
+  await secret.locator('input[name="adminPassword"]').fill('CAIRN_TEST_UNSET_PASSWORD');
+  const secretProblem = secret.locator('[data-problems="adminPassword"]');
+  await secretProblem.waitFor();
+  seen.secretError = await secretProblem.innerText();
+  await secret.getByLabel('adminPassword: where the secret is').selectOption('');
+  await secretProblem.waitFor({ state: 'detached' });
   await valid();
   await page.getByRole('button', { name: '← All components' }).click();
 

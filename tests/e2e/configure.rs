@@ -176,6 +176,19 @@ fn the_page_configures_a_cluster_end_to_end_in_a_real_browser() {
     assert!(run.status.success(), "in the browser: {seen:#}");
     assert_eq!(seen["csp"], serde_json::json!([]), "CSP violations");
     assert_eq!(seen["console"], serde_json::json!([]), "console errors");
+    assert_eq!(
+        seen["foreign"],
+        serde_json::json!([]),
+        "requests off the machine"
+    );
+    // A secret field has no input for a value, and a reference to nothing
+    // gets the CLI's message.
+    assert_eq!(seen["secretInputs"], 0);
+    let secret_error = seen["secretError"].as_str().unwrap();
+    assert!(
+        secret_error.contains("CAIRN_TEST_UNSET_PASSWORD"),
+        "{secret_error}"
+    );
 
     // The message at the field is the one the CLI gives for the same value.
     let field_error = seen["fieldError"].as_str().unwrap();
@@ -206,7 +219,7 @@ fn the_page_configures_a_cluster_end_to_end_in_a_real_browser() {
     assert!(err.contains("stopped"), "{err}");
     let saved = std::fs::read_to_string(&config).unwrap();
     let expected = format!(
-        "# the demo cluster\nstack:\n  source: {}\nvalues:\n  cert-manager:\n    issuer:\n      email: ops@example.com\n  namespaces:\n    enabled: false\n  gateway:\n    domain: apps.example.org # ours\n  oauth2-proxy:\n    enabled: true\n    emailDomains:\n      - '*'\n      - example.org\n    provider: gitlab\n",
+        "# the demo cluster\nstack:\n  source: {}\nvalues:\n  cert-manager:\n    issuer:\n      email: ops@example.com\n      server: staging\n  namespaces:\n    enabled: false\n  gateway:\n    domain: apps.example.org # ours\n  oauth2-proxy:\n    enabled: true\n    emailDomains:\n      - '*'\n      - example.org\n    provider: gitlab\n",
         support::reference_stack().display()
     );
     assert_eq!(saved, expected);
@@ -351,6 +364,20 @@ fn the_server_admits_only_its_own_page() {
     assert_eq!(status, 200);
     let (status, _) = served.wait(10);
     assert!(status.success());
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), before);
+}
+
+#[test]
+fn ctrl_c_stops_the_server_and_writes_nothing() {
+    let world = World::new();
+    let config = cluster(&world);
+    let before = std::fs::read_to_string(&config).unwrap();
+    let served = Served::start(&world, &config, &[]);
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(served.child.id() as libc::pid_t, libc::SIGINT) };
+    let (status, err) = served.wait(10);
+    assert!(status.success(), "{err}");
+    assert!(err.contains("stopped (Ctrl-C)"), "{err}");
     assert_eq!(std::fs::read_to_string(&config).unwrap(), before);
 }
 

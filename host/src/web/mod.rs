@@ -74,15 +74,26 @@ impl Server {
     }
 
     /// Serves until the page quits, Ctrl-C, or `idle` passes without a
-    /// request.
-    pub fn run(self, options: Options, idle: Duration) -> anyhow::Result<Stopped> {
+    /// request. `ready` is called with the address once Ctrl-C is handled
+    /// and requests are answered: the moment to show it.
+    pub fn run(
+        self,
+        options: Options,
+        idle: Duration,
+        ready: impl FnOnce(&str),
+    ) -> anyhow::Result<Stopped> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        runtime.block_on(self.serve(options, idle))
+        runtime.block_on(self.serve(options, idle, ready))
     }
 
-    async fn serve(self, options: Options, idle: Duration) -> anyhow::Result<Stopped> {
+    async fn serve(
+        self,
+        options: Options,
+        idle: Duration,
+        ready: impl FnOnce(&str),
+    ) -> anyhow::Result<Stopped> {
         // One engine for the whole session: every check and review reuses
         // what the first one loaded.
         let options = Options {
@@ -90,6 +101,7 @@ impl Server {
             ..options
         };
         let (stop, stopped) = watch::channel(None);
+        let url = self.url();
         let app = App {
             options,
             guard: self.guard,
@@ -130,11 +142,15 @@ impl Server {
                 }
             }
         });
+        // Handled from here on, before anyone is told the address.
+        let mut interrupt =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if interrupt.recv().await.is_some() {
                 let _ = stop.send(Some(Stopped::Interrupted));
             }
         });
+        ready(&url);
         let mut until = stopped.clone();
         axum::serve(listener, router)
             .with_graceful_shutdown(async move {

@@ -166,12 +166,13 @@ fn run(command: Command, format: Format) -> anyhow::Result<Outcome> {
                 output::configure_init(&ops::init(&options, &init)?);
             }
             let server = cairn::web::Server::bind(args.port)?;
-            let url = server.url();
-            output::configure_started(&url, &options.config);
-            if !args.no_open {
-                output::opened(webbrowser::open(&url).is_ok());
-            }
-            let stopped = server.run(options, args.idle_timeout)?;
+            let config = options.config.clone();
+            let stopped = server.run(options, args.idle_timeout, |url| {
+                output::configure_started(url, &config);
+                if !args.no_open {
+                    output::opened(webbrowser::open(url).is_ok());
+                }
+            })?;
             output::configure_stopped(stopped);
             Ok(Outcome::Clean)
         }

@@ -9,7 +9,8 @@ use std::path::Path;
 const LAYERS: &[&[&str]] = &[
     // Leaves: helpers and formats with no knowledge of cairn's flow.
     &[
-        "files", "text", "yaml", "names", "limits", "sops", "progress", "git", "values",
+        "files", "text", "yaml", "names", "limits", "sops", "progress", "git", "values", "signing",
+        "signing",
     ],
     // Data: cairn's files, caches and user-file editing.
     &["cache", "catalog", "config", "crd", "edit", "merge", "keys"],

@@ -714,3 +714,101 @@ fn up_to_date(wasm: &Path, source: &Path) -> bool {
     }
     true
 }
+
+/// What `stack release` made.
+#[derive(Debug, Serialize)]
+pub struct ReleaseReport {
+    pub tag: String,
+    pub commit: String,
+    /// The fingerprint of the key that signed it.
+    pub signer: String,
+}
+
+/// `stack release`: checks the stack in `dir` (every sha256 matches its
+/// component, as `stack check`), requires stack.yaml to be committed as it
+/// is, and tags HEAD `tag` with an annotated tag signed by the SSH key in
+/// `key_file`, as `git tag -s` with `gpg.format=ssh` would: `git
+/// verify-tag` and every cairn that trusts the key accept it. Publishing is
+/// then pushing the tag.
+pub fn release(
+    runtime: &Runtime,
+    dir: &Path,
+    tag: &str,
+    key_file: &Path,
+    progress: &dyn crate::progress::Progress,
+) -> anyhow::Result<ReleaseReport> {
+    use gix::objs::WriteTo;
+
+    let version = tag.strip_prefix('v').unwrap_or(tag);
+    let version = semver::Version::parse(version)
+        .with_context(|| format!("{tag:?} is not a semver version (like v1.2.0)"))?;
+    let tag = format!("v{version}");
+    let stale: Vec<String> = stack(runtime, dir, false, None, progress)?
+        .into_iter()
+        .filter(|r| r.declared.is_some())
+        .map(|r| r.name)
+        .collect();
+    if !stale.is_empty() {
+        bail!(
+            "{}: the sha256 of {} does not match; run `cairn stack build`, commit, then release",
+            dir.join(STACK_FILE).display(),
+            stale.join(", ")
+        );
+    }
+    let repo = gix::open(dir).with_context(|| {
+        format!(
+            "{} is not the root of a git repository; a stack is released by tagging its repository",
+            dir.display()
+        )
+    })?;
+    let head = repo
+        .head_commit()
+        .context("the repository has no commit to release")?;
+    let committed = head
+        .tree()?
+        .lookup_entry_by_path(STACK_FILE)?
+        .map(|entry| entry.object().map(|o| o.data.clone()))
+        .transpose()?;
+    let on_disk = std::fs::read(dir.join(STACK_FILE))?;
+    if committed.as_deref() != Some(on_disk.as_slice()) {
+        bail!(
+            "{} differs from the committed one; commit it, then release",
+            dir.join(STACK_FILE).display()
+        );
+    }
+    let name = format!("refs/tags/{tag}");
+    if repo.try_find_reference(name.as_str())?.is_some() {
+        bail!("{tag} already exists; a release never changes: release a new version");
+    }
+    let tagger = repo
+        .committer()
+        .context("set user.name and user.email in git's configuration: they name the tagger")?
+        .context("git's user.name or user.email is not valid")?
+        .to_owned()?;
+    let changelog =
+        StackDefinition::parse(&String::from_utf8_lossy(&on_disk), STACK_FILE)?.changelog;
+    let mut object = gix::objs::Tag {
+        target: head.id,
+        target_kind: gix::objs::Kind::Commit,
+        name: tag.as_str().into(),
+        tagger: Some(tagger),
+        message: format!("{tag}\n\n{}\n", changelog.trim_end()).into(),
+        signature: None,
+    };
+    let mut payload = Vec::new();
+    object.write_to(&mut payload)?;
+    let (armored, signer) = crate::signing::sign(&payload, key_file)?;
+    object.message.extend_from_slice(armored.as_bytes());
+    let id = repo.write_object(&object)?.detach();
+    repo.reference(
+        name.as_str(),
+        id,
+        gix::refs::transaction::PreviousValue::MustNotExist,
+        format!("cairn stack release {tag}"),
+    )?;
+    Ok(ReleaseReport {
+        tag,
+        commit: head.id.to_string(),
+        signer: signer.fingerprint,
+    })
+}

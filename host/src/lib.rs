@@ -44,6 +44,7 @@ pub mod render;
 pub mod repo;
 pub mod runtime;
 pub mod secrets;
+pub mod signing;
 pub mod sops;
 pub mod source;
 pub mod stack;

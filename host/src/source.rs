@@ -28,6 +28,9 @@ pub struct Pin {
     pub tag: Option<String>,
     /// Absent only for a plain directory.
     pub commit: Option<String>,
+    /// The fingerprint of the key whose signature on the release tag was
+    /// verified, once it has been.
+    pub signer: Option<String>,
 }
 
 impl Pin {
@@ -111,6 +114,32 @@ impl StackSource {
         Ok(versions)
     }
 
+    /// The raw object of tag `tag` when it is an annotated tag (which can
+    /// carry a signature); `None` for a lightweight tag or a source
+    /// without git.
+    pub fn tag_object(&self, tag: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        let Kind::Git(repo) = &self.kind else {
+            return Ok(None);
+        };
+        let repo = repo.to_thread_local();
+        let Ok(reference) = repo.find_reference(&format!("refs/tags/{tag}")) else {
+            return Ok(None);
+        };
+        let Some(id) = reference.target().try_id().map(ToOwned::to_owned) else {
+            return Ok(None);
+        };
+        let object = repo
+            .find_object(id)
+            .with_context(|| format!("cannot read tag {tag} of {}", self.spec))?;
+        Ok((object.kind == gix::object::Kind::Tag).then(|| object.data.clone()))
+    }
+
+    /// Whether this source is a git repository (its releases are tags)
+    /// rather than a plain directory.
+    pub fn is_git(&self) -> bool {
+        matches!(self.kind, Kind::Git(_))
+    }
+
     /// Resolves a requirement: an exact tag (`v1.2.0` or `1.2.0`), a semver
     /// range (`^1.2`, `~1.2.3`, `>=1, <2`: the newest match, pre-releases only
     /// when asked for), or a commit (hex, at least 7 digits).
@@ -157,9 +186,8 @@ impl StackSource {
                 .peel_to_commit()
                 .with_context(|| format!("{req} in stack {} is not a commit", self.spec))?;
             return Ok(Pin {
-                version: None,
-                tag: None,
                 commit: Some(commit.id.to_string()),
+                ..Pin::default()
             });
         }
         let range = semver::VersionReq::parse(req).map_err(|err| {
@@ -222,6 +250,7 @@ fn pin(version: &TagVersion) -> Pin {
         version: Some(version.version.clone()),
         tag: Some(version.tag.clone()),
         commit: Some(version.commit.clone()),
+        signer: None,
     }
 }
 

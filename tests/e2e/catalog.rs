@@ -24,7 +24,7 @@ fn publish(dir: &Path, name: &str, entries: &[(&str, &Path, &str, &str)], tag: &
     std::fs::write(dir.join("catalog.yaml"), text).unwrap();
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-qm", tag]);
-    git(dir, &["tag", tag]);
+    support::release(dir, tag);
 }
 
 fn run(world: &World, args: &[&str]) -> std::process::Output {

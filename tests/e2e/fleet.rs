@@ -27,8 +27,9 @@ fn fleet(world: &World) -> PathBuf {
         std::fs::write(
             dir.join("cairn.yaml"),
             format!(
-                "stack:\n  source: {}\n  version: v0.1.0\ninclude:\n  - ../../shared/values.yaml\nvalues:\n{own}",
-                stack.display()
+                "stack:\n  source: {}\n  version: v0.1.0\n{}include:\n  - ../../shared/values.yaml\nvalues:\n{own}",
+                stack.display(),
+                support::trusted()
             ),
         )
         .unwrap();

@@ -142,7 +142,7 @@ fn stack_repo(world: &World, entries: &[StackEntry<'_>]) -> PathBuf {
     write_stack(&dir, entries, "First release.");
     git(&dir, &["add", "-A"]);
     git(&dir, &["commit", "-qm", "v1.0.0"]);
-    git(&dir, &["tag", "v1.0.0"]);
+    support::release(&dir, "v1.0.0");
     dir
 }
 
@@ -244,8 +244,9 @@ fn a_secret_a_component_echoes_is_refused_and_never_shown() {
         std::fs::write(
             gitops.join("cairn.yaml"),
             format!(
-                "stack:\n  source: {}\n  version: v1.0.0\nvalues:\n  hostile-describe:\n    token: {{env: HOSTILE_TOKEN}}\n    fail: {fail}\n",
-                stack.display()
+                "stack:\n  source: {}\n  version: v1.0.0\n{}values:\n  hostile-describe:\n    token: {{env: HOSTILE_TOKEN}}\n    fail: {fail}\n",
+                stack.display(),
+                support::trusted()
             ),
         )
         .unwrap()

@@ -18,6 +18,7 @@ mod reference;
 mod render;
 mod sandbox;
 mod secrets;
+mod signing;
 mod stack;
 mod stacks;
 mod workspace;

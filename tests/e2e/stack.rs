@@ -282,7 +282,7 @@ fn a_tampered_component_is_refused() {
     // A release whose app.wasm is not the one stack.yaml declares.
     std::fs::copy(support::wasm("app"), stack.join("components/app.wasm")).unwrap();
     git(&stack, &["commit", "-qam", "swap the binary"]);
-    git(&stack, &["tag", "v0.2.1"]);
+    support::release(&stack, "v0.2.1");
     let config = std::fs::read_to_string(gitops.join("cairn.yaml")).unwrap();
     std::fs::write(
         gitops.join("cairn.yaml"),
@@ -319,7 +319,8 @@ fn a_tampered_component_is_refused() {
         "retagged",
     );
     git(&stack, &["commit", "-qam", "retag"]);
-    git(&stack, &["tag", "-f", "v0.1.0"]);
+    support::release(&stack, "v0.1.0-moved");
+    git(&stack, &["tag", "-f", "v0.1.0", "v0.1.0-moved"]);
     let output = world.cairn_in(&gitops, &["generate"]).output().unwrap();
     let err = stderr(&output);
     assert_eq!(output.status.code(), Some(2), "{err}");
@@ -637,7 +638,10 @@ fn remote_stacks_are_cloned_once_and_work_offline_from_the_cache() {
     std::fs::create_dir_all(&gitops).unwrap();
     std::fs::write(
         gitops.join("cairn.yaml"),
-        format!("stack:\n  source: {url}\n  version: ^0.1\nvalues:\n{VALUES}"),
+        format!(
+            "stack:\n  source: {url}\n  version: ^0.1\n{}values:\n{VALUES}",
+            support::trusted()
+        ),
     )
     .unwrap();
 
@@ -658,7 +662,7 @@ fn remote_stacks_are_cloned_once_and_work_offline_from_the_cache() {
     assert!(gitops.join("app/configmap.yaml").exists());
 
     // A new release while the lock pins v0.1.0: update sees it by fetching.
-    git(&stack, &["tag", "v0.3.0"]);
+    support::release(&stack, "v0.3.0");
     let output = world
         .cairn_in(&gitops, &["update", "--check", "-o", "json"])
         .output()
@@ -750,7 +754,7 @@ fn a_component_built_against_the_0_1_contract_still_runs() {
     );
     git(&stack, &["add", "-A"]);
     git(&stack, &["commit", "-qm", "v1.0.0"]);
-    git(&stack, &["tag", "v1.0.0"]);
+    support::release(&stack, "v1.0.0");
     let gitops = world.gitops(&stack, "v1.0.0", "  gateway:\n    domain: example.com\n");
     let output = world.cairn_in(&gitops, &["generate"]).output().unwrap();
     assert!(output.status.success(), "{}", stderr(&output));

@@ -31,7 +31,7 @@ fn observability_repo(world: &World) -> PathBuf {
         std::fs::write(dir.join("RELEASE"), tag).unwrap();
         git(&dir, &["add", "-A"]);
         git(&dir, &["commit", "-qm", tag]);
-        git(&dir, &["tag", tag]);
+        support::release(&dir, tag);
     }
     dir
 }
@@ -51,8 +51,9 @@ fn cluster(world: &World, alias: &str) -> (PathBuf, PathBuf) {
     let text = std::fs::read_to_string(&config).unwrap().replace(
         "values:\n",
         &format!(
-            "stacks:\n  - source: {}\n    version: v1.0.0\n{alias}values:\n",
-            other.display()
+            "stacks:\n  - source: {}\n    version: v1.0.0\n    signers:\n      - {}\n{alias}values:\n",
+            other.display(),
+            support::release_key().1
         ),
     );
     std::fs::write(&config, text).unwrap();

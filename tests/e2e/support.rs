@@ -262,6 +262,57 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     stdout(&output)
 }
 
+/// The SSH key test stacks sign their releases with (made once with
+/// ssh-keygen, under target/test-data): the private key file and the
+/// public key line.
+pub fn release_key() -> (PathBuf, String) {
+    static KEY: std::sync::OnceLock<(PathBuf, String)> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        let dir = test_data_dir().join("release-key");
+        let private = dir.join("id_ed25519");
+        if !private.exists() {
+            std::fs::create_dir_all(&dir).unwrap();
+            let made = std::process::Command::new(system_tool("ssh-keygen"))
+                .args(["-q", "-t", "ed25519", "-N", "", "-C", "releases@test", "-f"])
+                .arg(dir.join("new"))
+                .output()
+                .expect("ssh-keygen runs");
+            assert!(made.status.success(), "{}", stderr(&made));
+            std::fs::rename(dir.join("new.pub"), dir.join("id_ed25519.pub")).unwrap();
+            std::fs::rename(dir.join("new"), &private).unwrap();
+        }
+        let public = std::fs::read_to_string(dir.join("id_ed25519.pub")).unwrap();
+        (private, public.trim().to_string())
+    })
+    .clone()
+}
+
+/// Tags HEAD of `dir` as `tag`, signed with [`release_key`] by git itself
+/// (`git tag -s`, gpg.format=ssh): a release as publishers make them.
+pub fn release(dir: &Path, tag: &str) {
+    let (key, _) = release_key();
+    let key = key.to_str().unwrap().to_string();
+    git(
+        dir,
+        &[
+            "-c",
+            "gpg.format=ssh",
+            "-c",
+            &format!("user.signingkey={key}"),
+            "tag",
+            "-s",
+            "-m",
+            tag,
+            tag,
+        ],
+    );
+}
+
+/// The lines of cairn.yaml's `stack:` that trust [`release_key`].
+pub fn trusted() -> String {
+    format!("  signers:\n    - {}\n", release_key().1)
+}
+
 /// The hex sha256 of a text.
 pub fn sha256_hex(text: &str) -> String {
     use sha2::{Digest, Sha256};
@@ -333,7 +384,7 @@ impl World {
         );
         git(&dir, &["add", "-A"]);
         git(&dir, &["commit", "-qm", "v0.1.0"]);
-        git(&dir, &["tag", "v0.1.0"]);
+        release(&dir, "v0.1.0");
         write_stack(
             &dir,
             &[
@@ -357,7 +408,7 @@ impl World {
         );
         git(&dir, &["add", "-A"]);
         git(&dir, &["commit", "-qm", "v0.2.0"]);
-        git(&dir, &["tag", "v0.2.0"]);
+        release(&dir, "v0.2.0");
         git(&dir, &["tag", "latest"]);
         dir
     }
@@ -372,8 +423,9 @@ impl World {
         std::fs::write(
             dir.join("cairn.yaml"),
             format!(
-                "stack:\n  source: {}\n  version: \"{version}\"\nvalues:\n{values}",
-                stack.display()
+                "stack:\n  source: {}\n  version: \"{version}\"\n{}values:\n{values}",
+                stack.display(),
+                trusted()
             ),
         )
         .unwrap();

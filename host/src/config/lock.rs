@@ -80,6 +80,13 @@ pub struct LockedStack {
     /// The names its components were given here (another stack only).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub alias: BTreeMap<String, String>,
+    /// The fingerprint of the key whose signature on the release was
+    /// verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+    /// Run without a signature check, as cairn.yaml opted out.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unsigned: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -93,6 +93,30 @@ impl UserConfig {
         {
             problems.push(e);
         }
+        let trusts = std::iter::once((
+            "stack".to_string(),
+            &config.stack.signers,
+            config.stack.unsigned,
+        ))
+        .chain(
+            config
+                .stacks
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (format!("stacks[{i}]"), &m.signers, m.unsigned)),
+        );
+        for (key, signers, unsigned) in trusts {
+            if unsigned && !signers.is_empty() {
+                problems.push(format!(
+                    "{key}: `unsigned: true` and `signers` contradict each other; keep one"
+                ));
+            }
+            for signer in signers {
+                if let Err(e) = crate::signing::parse_key(signer) {
+                    problems.push(format!("{key}.signers: {e:#}"));
+                }
+            }
+        }
         let mut sources = std::collections::BTreeSet::from([config.stack.source.as_str()]);
         for (i, more) in config.stacks.iter().enumerate() {
             if more.source.trim().is_empty() {
@@ -260,6 +284,15 @@ pub struct StackRef {
     /// Absent for a plain directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// The SSH public keys whose signature a release must carry
+    /// (`ssh-ed25519 AAAA...`); `init` pins the one that signed the release
+    /// it starts from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signers: Vec<String>,
+    /// Run releases without checking their signature: an explicit opt-out,
+    /// recorded in the lock.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unsigned: bool,
 }
 
 /// Another stack a cluster takes components from (cairn.yaml `stacks:`).
@@ -275,6 +308,46 @@ pub struct MoreStack {
     /// for a name another stack of the cluster already uses.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub alias: BTreeMap<String, String>,
+    /// As `stack.signers`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signers: Vec<String>,
+    /// As `stack.unsigned`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unsigned: bool,
+}
+
+/// Whom a cluster trusts to sign a stack's releases.
+#[derive(Debug, Clone, Copy)]
+pub struct Trust<'a> {
+    /// Where the stack comes from, and which key of cairn.yaml says so
+    /// (`stack`, `stacks[1]`), for messages.
+    pub source: &'a str,
+    pub key: &'a str,
+    pub signers: &'a [String],
+    pub unsigned: bool,
+}
+
+impl StackRef {
+    pub fn trust(&self) -> Trust<'_> {
+        Trust {
+            source: &self.source,
+            key: "stack",
+            signers: &self.signers,
+            unsigned: self.unsigned,
+        }
+    }
+}
+
+impl MoreStack {
+    /// `key` names the entry in cairn.yaml (`stacks[0]`).
+    pub fn trust<'a>(&'a self, key: &'a str) -> Trust<'a> {
+        Trust {
+            source: &self.source,
+            key,
+            signers: &self.signers,
+            unsigned: self.unsigned,
+        }
+    }
 }
 
 /// A loaded `cairn.yaml` and where it lives.

@@ -50,6 +50,7 @@ fn pin_of(followed: &FollowedCatalog) -> Pin {
             .and_then(|t| semver::Version::parse(t.trim_start_matches('v')).ok()),
         tag: followed.tag.clone(),
         commit: followed.commit.clone(),
+        signer: None,
     }
 }
 

@@ -21,6 +21,11 @@ pub struct InitOptions {
     pub source: String,
     /// A semver range, a tag or a commit; default the newest release.
     pub version: Option<String>,
+    /// The SSH public key the release must be signed with; default: trust
+    /// the key that signed it, shown in the report.
+    pub signer: Option<String>,
+    /// Start from a release that is not signed, recording the opt-out.
+    pub unsigned: bool,
 }
 
 /// What `init` wrote.
@@ -32,6 +37,11 @@ pub struct InitReport {
     /// The version requirement written, if any.
     pub requirement: Option<String>,
     pub components: usize,
+    /// The fingerprint of the key that signed the release, now trusted in
+    /// cairn.yaml; `None` for a plain directory or an unsigned opt-out.
+    pub signer: Option<String>,
+    /// Whether cairn.yaml opts out of signature checks.
+    pub unsigned: bool,
 }
 
 /// `cairn init`: writes `options.config` for the stack, with each
@@ -92,6 +102,30 @@ fn write_config(options: &Options, what: &InitOptions) -> anyhow::Result<InitRep
         (None, Some(v)) => Some(format!("^{v}")),
         (None, None) => None,
     };
+    // Whom to trust: the key that signed this release (the user checks
+    // the fingerprint shown), or the one --signer names.
+    let signer = if source.is_git() && !what.unsigned {
+        let signer = super::session::release_signer(
+            &source,
+            &pin,
+            source_spec,
+            "or start from it anyway with --unsigned (recorded in cairn.yaml)",
+        )?;
+        if let Some(wanted) = &what.signer {
+            let wanted = crate::signing::parse_key(wanted)?;
+            if wanted.fingerprint != signer.fingerprint {
+                bail!(
+                    "release {} of stack {source_spec} is signed by {}, not by the key --signer gives ({}); refusing it",
+                    pin.describe(),
+                    signer.fingerprint,
+                    wanted.fingerprint
+                );
+            }
+        }
+        Some(signer)
+    } else {
+        None
+    };
     let stack = Stack::load(&source, pin)?;
     let runtime = options.sandbox.runtime()?;
     let def = &stack.definition;
@@ -109,6 +143,15 @@ fn write_config(options: &Options, what: &InitOptions) -> anyhow::Result<InitRep
     );
     if let Some(req) = &requirement {
         text.push_str(&format!("  version: {}\n", yaml_scalar(req)));
+    }
+    if let Some(signer) = &signer {
+        text.push_str(&format!(
+            "  # Releases must be signed by one of these keys ({}).\n  signers:\n    - {}\n",
+            signer.fingerprint,
+            yaml_scalar(&signer.key)
+        ));
+    } else if what.unsigned && source.is_git() {
+        text.push_str("  # Releases are run without checking their signature.\n  unsigned: true\n");
     }
     text.push_str("# Where generated files go, relative to this file.\noutput: .\nvalues:\n");
     let mut described = Vec::new();
@@ -134,6 +177,8 @@ fn write_config(options: &Options, what: &InitOptions) -> anyhow::Result<InitRep
         stack: def.name.clone(),
         requirement,
         components: def.components.len(),
+        signer: signer.map(|s| s.fingerprint),
+        unsigned: what.unsigned,
     })
 }
 

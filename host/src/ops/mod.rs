@@ -21,6 +21,7 @@ mod session;
 mod show;
 mod status;
 mod tree;
+mod trust;
 mod update;
 mod verify;
 
@@ -38,6 +39,7 @@ pub use render::{RenderOptions, RenderReport, RenderedComponent, render};
 pub use show::{ComponentPage, ComponentSummary, ShowOptions, ShowReport, show};
 pub use status::{ComponentStatus, StatusReport, status};
 pub use tree::{FieldProblem, InvalidValues};
+pub use trust::{TrustReport, trust};
 pub use update::{AvailableVersion, UpdateOptions, UpdateReport, UpdateStatus, update};
 pub use verify::{Plaintext, VerifyReport, verify};
 

@@ -4,11 +4,11 @@
 
 use std::path::Path;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 
 use super::Options;
 use super::tree::{Generated, generate_tree};
-use crate::config::{Lock, LockedStack, Project};
+use crate::config::{Lock, LockedStack, Project, Trust};
 use crate::repo;
 use crate::runtime::Runtime;
 use crate::secrets::PreviousCiphertext;
@@ -101,22 +101,26 @@ impl Session {
         let stack = &self.project.config.stack;
         self.pin_of(
             options,
-            &stack.source,
+            stack.trust(),
             stack.version.as_deref(),
             self.locked_pin(),
         )
     }
 
+    /// The version of the stack `trust` is about, its release signature
+    /// checked (see [`check_release`]).
     fn pin_of(
         &self,
         options: &Options,
-        spec: &str,
+        trust: Trust<'_>,
         requirement: Option<&str>,
         locked: Option<Pin>,
     ) -> anyhow::Result<(StackSource, Pin)> {
+        let spec = trust.source;
         let source = open_source(spec, &self.project.root, options, locked.is_none())?;
-        let Some(pin) = locked else {
-            let pin = source.resolve(requirement)?;
+        let Some(mut pin) = locked else {
+            let mut pin = source.resolve(requirement)?;
+            check_release(trust, &source, &mut pin)?;
             return Ok((source, pin));
         };
         if let (Some(tag), Some(commit)) = (&pin.tag, &pin.commit)
@@ -129,6 +133,7 @@ impl Session {
                 crate::config::LOCK_FILE
             );
         }
+        check_release(trust, &source, &mut pin)?;
         Ok((source, pin))
     }
 
@@ -139,15 +144,16 @@ impl Session {
     pub fn stack(&self, options: &Options) -> anyhow::Result<(StackSource, Stack)> {
         let (source, pin) = self.pin(options)?;
         let mut stack = Stack::load(&source, pin)?;
-        for more in &self.project.config.stacks {
+        for (i, more) in self.project.config.stacks.iter().enumerate() {
             let locked = self.lock.as_ref().and_then(|lock| {
                 lock.stacks
                     .iter()
                     .find(|s| s.source == more.source)
                     .and_then(|s| still_locked(s, &more.source, more.version.as_deref()))
             });
+            let key = format!("stacks[{i}]");
             let (other_source, pin) =
-                self.pin_of(options, &more.source, more.version.as_deref(), locked)?;
+                self.pin_of(options, more.trust(&key), more.version.as_deref(), locked)?;
             let other = Stack::load(&other_source, pin)?;
             stack.include(other, &more.source, &more.alias)?;
         }
@@ -163,10 +169,33 @@ impl Session {
         main: &StackSource,
         lock: &Lock,
     ) -> anyhow::Result<Stack> {
-        let mut stack = Stack::load(main, pin_of(&lock.stack))?;
+        let mut pin = pin_of(&lock.stack);
+        check_release(self.project.config.stack.trust(), main, &mut pin)?;
+        let mut stack = Stack::load(main, pin)?;
         for locked in &lock.stacks {
             let source = open_source(&locked.source, &self.project.root, options, false)?;
-            let other = Stack::load(&source, pin_of(locked))?;
+            let mut pin = pin_of(locked);
+            // As cairn.yaml trusts it; a stack it no longer names must still
+            // carry a valid signature by the key the lock recorded.
+            let entry = self
+                .project
+                .config
+                .stacks
+                .iter()
+                .position(|m| m.source == locked.source);
+            let key = entry.map_or_else(|| "stacks".to_string(), |i| format!("stacks[{i}]"));
+            let recorded: Vec<String> = Vec::new();
+            let trust = match entry {
+                Some(i) => self.project.config.stacks[i].trust(&key),
+                None => Trust {
+                    source: &locked.source,
+                    key: &key,
+                    signers: &recorded,
+                    unsigned: locked.unsigned || locked.signer.is_none(),
+                },
+            };
+            check_release(trust, &source, &mut pin)?;
+            let other = Stack::load(&source, pin)?;
             stack.include(other, &locked.source, &locked.alias)?;
         }
         Ok(stack)
@@ -195,6 +224,74 @@ impl Session {
             fetch,
         )
     }
+}
+
+/// Checks the release `pin` names against whom cairn.yaml trusts to sign
+/// it (`trust`): its tag must carry a valid SSH signature by one of
+/// `signers`, unless cairn.yaml opted out with `unsigned: true`. A plain
+/// directory has no releases to sign. Records the signer in `pin`.
+pub(super) fn check_release(
+    trust: Trust<'_>,
+    source: &StackSource,
+    pin: &mut Pin,
+) -> anyhow::Result<()> {
+    if !source.is_git() || trust.unsigned {
+        return Ok(());
+    }
+    let spec = trust.source;
+    let key = trust.key;
+    let opt_out = format!(
+        "or, to run it without, set `unsigned: true` under `{key}` in cairn.yaml (recorded in the lock)"
+    );
+    let signer = release_signer(source, pin, spec, &opt_out)?;
+    let tag = pin.tag.as_deref().unwrap_or_default();
+    let trusted: Vec<String> = trust
+        .signers
+        .iter()
+        .filter_map(|k| crate::signing::parse_key(k).ok())
+        .map(|k| k.fingerprint)
+        .collect();
+    if !trusted.contains(&signer.fingerprint) {
+        bail!(
+            "release {tag} of stack {spec} is signed by {}, a key `{key}.signers` in cairn.yaml does not list ({}); if its publisher changed keys, confirm the new one with them, then run `cairn trust {}`",
+            signer.fingerprint,
+            if trusted.is_empty() {
+                "it lists none".to_string()
+            } else {
+                format!("it trusts {}", trusted.join(", "))
+            },
+            signer.fingerprint
+        );
+    }
+    pin.signer = Some(signer.fingerprint);
+    Ok(())
+}
+
+/// Who signed the release `pin` names, the signature checked (not
+/// whether the key is trusted). `instead` says what else the user can do
+/// when there is no signature.
+pub(super) fn release_signer(
+    source: &StackSource,
+    pin: &Pin,
+    spec: &str,
+    instead: &str,
+) -> anyhow::Result<crate::signing::Signer> {
+    let Some(tag) = &pin.tag else {
+        bail!(
+            "stack {spec} at {}: a commit carries no release signature; require a signed release (a tag), {instead}",
+            pin.describe()
+        );
+    };
+    let signed = source.tag_object(tag)?.and_then(|raw| {
+        crate::signing::split_tag(&raw).map(|(payload, sig)| (payload.to_vec(), sig.to_vec()))
+    });
+    let Some((payload, armored)) = signed else {
+        bail!(
+            "release {tag} of stack {spec} is not signed; ask its publisher to sign releases (`cairn stack release`, or `git tag -s` with an SSH key), {instead}"
+        );
+    };
+    crate::signing::verify(&payload, &armored)
+        .with_context(|| format!("release {tag} of stack {spec}: refused"))
 }
 
 /// The pin `locked` records, when it is of `source` and still satisfies
@@ -233,5 +330,6 @@ pub(super) fn pin_of(locked: &LockedStack) -> Pin {
             .and_then(|v| semver::Version::parse(v).ok()),
         tag: locked.tag.clone(),
         commit: locked.commit.clone(),
+        signer: None,
     }
 }

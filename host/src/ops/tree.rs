@@ -327,6 +327,8 @@ pub(super) fn generate_tree(
             tag: stack.pin.tag.clone(),
             commit: stack.pin.commit.clone(),
             alias: BTreeMap::new(),
+            signer: stack.pin.signer.clone(),
+            unsigned: project.config.stack.unsigned,
         },
         stacks: stack
             .included
@@ -338,6 +340,12 @@ pub(super) fn generate_tree(
                 tag: included.pin.tag.clone(),
                 commit: included.pin.commit.clone(),
                 alias: included.alias.clone(),
+                signer: included.pin.signer.clone(),
+                unsigned: project
+                    .config
+                    .stacks
+                    .iter()
+                    .any(|m| m.source == included.source && m.unsigned),
             })
             .collect(),
         values_sha256: crate::files::sha256(&serde_json::to_string(&configs)?),

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::Options;
 use super::config_text;
-use super::session::{open_source, pin_of};
+use super::session::{check_release, open_source, pin_of};
 use super::tree::load_components;
 use crate::config::{Lock, Project};
 use crate::source::{Pin, TagVersion};
@@ -169,7 +169,10 @@ pub fn update(options: &Options, what: &UpdateOptions) -> anyhow::Result<UpdateR
         return Ok(report);
     };
 
-    let target_stack = Stack::load(&source, pin_of_tag(target))?;
+    // Never move to a release not signed by a key cairn.yaml trusts.
+    let mut target_pin = pin_of_tag(target);
+    check_release(which.trust(), &source, &mut target_pin)?;
+    let target_stack = Stack::load(&source, target_pin)?;
     // Components by their names here (an included stack's aliases applied).
     let here = |name: &String| which.alias.get(name).unwrap_or(name).clone();
     let current_names: Vec<String> = Stack::load(&source, current_pin)
@@ -258,6 +261,21 @@ struct Which<'p> {
     requirement: Option<&'p str>,
     locked: Option<&'p crate::config::LockedStack>,
     alias: std::collections::BTreeMap<String, String>,
+    /// Its key in cairn.yaml, and whom it trusts to sign releases.
+    key: String,
+    signers: &'p [String],
+    unsigned: bool,
+}
+
+impl Which<'_> {
+    fn trust(&self) -> crate::config::Trust<'_> {
+        crate::config::Trust {
+            source: self.source,
+            key: &self.key,
+            signers: self.signers,
+            unsigned: self.unsigned,
+        }
+    }
 }
 
 impl<'p> Which<'p> {
@@ -273,14 +291,17 @@ impl<'p> Which<'p> {
                 requirement: project.config.stack.version.as_deref(),
                 locked: lock.map(|l| &l.stack),
                 alias: Default::default(),
+                key: "stack".into(),
+                signers: &project.config.stack.signers,
+                unsigned: project.config.stack.unsigned,
             });
         };
         let locked_of =
             |source: &str| lock.and_then(|l| l.stacks.iter().find(|s| s.source == source));
-        let found = project.config.stacks.iter().find(|more| {
+        let found = project.config.stacks.iter().position(|more| {
             more.source == wanted || locked_of(&more.source).is_some_and(|l| l.name == wanted)
         });
-        let Some(more) = found else {
+        let Some(index) = found else {
             let known: Vec<String> = project
                 .config
                 .stacks
@@ -300,12 +321,16 @@ impl<'p> Which<'p> {
                 }
             );
         };
+        let more = &project.config.stacks[index];
         Ok(Self {
             main: false,
             source: &more.source,
             requirement: more.version.as_deref(),
             locked: locked_of(&more.source),
             alias: more.alias.clone(),
+            key: format!("stacks[{index}]"),
+            signers: &more.signers,
+            unsigned: more.unsigned,
         })
     }
 }
@@ -315,6 +340,7 @@ fn pin_of_tag(v: &TagVersion) -> Pin {
         version: Some(v.version.clone()),
         tag: Some(v.tag.clone()),
         commit: Some(v.commit.clone()),
+        signer: None,
     }
 }
 

@@ -68,6 +68,17 @@ pub enum Command {
     /// their types, defaults and descriptions), what it provides and reads,
     /// and its readme. For the stack in cairn.yaml, or any with --stack.
     Show(ShowArgs),
+    /// Trust a new key to sign the stack's releases: FINGERPRINT (as `init`
+    /// or the refusal printed it, checked with the publisher) must be the
+    /// key that signed the release (default: the newest cairn.yaml allows).
+    /// Shows the keys trusted before and adds this one to `stack.signers`.
+    Trust {
+        fingerprint: String,
+        #[arg(long)]
+        version: Option<String>,
+        #[command(flatten)]
+        stack: StackArgs,
+    },
     /// Choose components and fill in their options in a local web page:
     /// tiles per category, a form per component made from its schema, the
     /// same checks as `generate`, a review of what `cairn diff` would show,
@@ -211,6 +222,21 @@ pub enum StackCommand {
         #[command(flatten)]
         sandbox: SandboxArgs,
     },
+    /// Check the stack, then tag HEAD as VERSION with an annotated tag
+    /// signed by your SSH key (as `git tag -s` with gpg.format=ssh; `git
+    /// verify-tag` checks it). Publish by pushing the tag.
+    Release {
+        /// The version, e.g. v1.2.0.
+        version: String,
+        /// The SSH private key to sign with (not passphrase-protected; for
+        /// one that is, use `git tag -s`).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        sandbox: SandboxArgs,
+    },
 }
 
 /// Where the project is and how to reach its stack.
@@ -242,6 +268,15 @@ pub struct InitArgs {
     /// Directory to create cairn.yaml in.
     #[arg(long, default_value = ".")]
     pub path: PathBuf,
+    /// The SSH public key (`ssh-ed25519 AAAA...`) the release must be
+    /// signed with. Without it, cairn trusts the key that signed the release
+    /// and prints its fingerprint: check it with the publisher.
+    #[arg(long, value_name = "KEY", conflicts_with = "unsigned")]
+    pub signer: Option<String>,
+    /// Start from a stack whose releases are not signed; cairn.yaml records
+    /// the opt-out (`unsigned: true`).
+    #[arg(long)]
+    pub unsigned: bool,
     #[arg(long)]
     pub offline: bool,
     #[command(flatten)]
@@ -503,6 +538,8 @@ impl InitArgs {
             ops::InitOptions {
                 source: self.source.clone(),
                 version: self.version.clone(),
+                signer: self.signer.clone(),
+                unsigned: self.unsigned,
             },
         ))
     }

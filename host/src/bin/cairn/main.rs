@@ -156,12 +156,23 @@ fn run(command: Command, format: Format) -> anyhow::Result<Outcome> {
             output::show(&report, format);
             Ok(Outcome::Clean)
         }
+        Command::Trust {
+            fingerprint,
+            version,
+            stack,
+        } => {
+            let report = ops::trust(&stack.options(&progress)?, &fingerprint, version.as_deref())?;
+            output::trusted(&report, format);
+            Ok(Outcome::Clean)
+        }
         Command::Configure(args) => {
             let options = args.stack.options(&progress)?;
             if let Some(stack) = &args.init {
                 let init = ops::InitOptions {
                     source: stack.clone(),
                     version: None,
+                    signer: None,
+                    unsigned: false,
                 };
                 output::configure_init(&ops::init(&options, &init)?);
             }
@@ -316,6 +327,17 @@ fn stack(
     let (dir, sandbox, write, out) = match command {
         StackCommand::Build { dir, sandbox, out } => (dir, sandbox, true, out),
         StackCommand::Check { dir, sandbox } => (dir, sandbox, false, None),
+        StackCommand::Release {
+            version,
+            key,
+            dir,
+            sandbox,
+        } => {
+            let runtime = sandbox.sandbox(progress)?.runtime()?;
+            let report = author::release(&runtime, &dir, &version, &key, &**progress)?;
+            output::released(&report, format);
+            return Ok(Outcome::Clean);
+        }
     };
     let runtime = sandbox.sandbox(progress)?.runtime()?;
     let reports = author::stack(&runtime, &dir, write, out.as_deref(), &**progress)?;

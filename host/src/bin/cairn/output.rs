@@ -436,6 +436,14 @@ pub fn init(report: &InitReport, format: Format) {
         return json(report);
     }
     outln!("wrote {}", report.path.display());
+    if let Some(signer) = &report.signer {
+        outln!(
+            "the release is signed by {signer}; cairn.yaml now trusts this key only: check the fingerprint with the stack's publisher"
+        );
+    }
+    if report.unsigned {
+        outln!("releases of this stack are not signature-checked (unsigned: true in cairn.yaml)");
+    }
     outln!("set your values there, then run `cairn generate`");
 }
 
@@ -893,6 +901,11 @@ pub fn stack(reports: &[StackComponentReport], write: bool, format: Format) -> u
 /// What `configure --init` wrote: on stderr, stdout being the address.
 pub fn configure_init(report: &InitReport) {
     errln!("wrote {}", report.path.display());
+    if let Some(signer) = &report.signer {
+        errln!(
+            "the release is signed by {signer}; cairn.yaml now trusts this key only: check the fingerprint with the stack's publisher"
+        );
+    }
 }
 
 /// Where the configure page is: on stdout, first line the address alone,
@@ -998,4 +1011,35 @@ pub fn catalog_removed(name: &str, format: Format) {
         return json(&serde_json::json!({ "removed": name }));
     }
     outln!("no longer following catalog {name}");
+}
+
+pub fn released(report: &cairn::author::ReleaseReport, format: Format) {
+    if format == Format::Json {
+        return json(report);
+    }
+    outln!(
+        "tagged {} at {}, signed by {}",
+        report.tag,
+        &report.commit[..report.commit.len().min(12)],
+        report.signer
+    );
+    outln!("publish it: git push origin {}", report.tag);
+}
+
+pub fn trusted(report: &cairn::ops::TrustReport, format: Format) {
+    if format == Format::Json {
+        return json(report);
+    }
+    outln!("stack {}, release {}", report.stack, report.release);
+    if report.before.is_empty() {
+        outln!("  trusted before: no key");
+    }
+    for old in &report.before {
+        outln!("  trusted before: {old}");
+    }
+    if report.already {
+        outln!("  {} is trusted already; nothing changed", report.added);
+    } else {
+        outln!("  trusted now, too: {}", report.added);
+    }
 }

@@ -39,6 +39,7 @@ pub mod limits;
 pub mod merge;
 pub mod names;
 pub mod ops;
+pub mod permissions;
 pub mod progress;
 pub mod render;
 pub mod repo;

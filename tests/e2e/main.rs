@@ -14,6 +14,7 @@ mod fleet;
 mod fuzz;
 mod hostile;
 mod json;
+mod permissions;
 mod reference;
 mod render;
 mod sandbox;

@@ -50,6 +50,48 @@ pub struct UserConfig {
     /// often they run; Flux's recommended settings when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flux: Option<FluxSettings>,
+    /// What components may do to the cluster; `generate` and `lint`
+    /// refuse what breaks it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Policy>,
+}
+
+/// cairn.yaml's `policy:`: limits on what components' manifests may do.
+/// A list absent allows anything; `false` forbids.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Policy {
+    /// Namespaces objects may be in or create (`*` matches any run of
+    /// characters: `team-*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespaces: Option<Vec<String>>,
+    /// Kinds objects may have, as `Kind.group` (`Deployment.apps`,
+    /// `*.gateway.networking.k8s.io`; core kinds without a group).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kinds: Option<Vec<String>>,
+    /// Prefixes container images must start with (`ghcr.io/acme/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registries: Option<Vec<String>>,
+    /// Prefixes of the sources Helm charts may come from
+    /// (`https://charts.jetstack.io`, `oci://ghcr.io/acme/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charts: Option<Vec<String>>,
+    /// `false`: no binding to `cluster-admin`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_admin: Option<bool>,
+    /// `false`: no RBAC wildcards, `escalate`, `bind` or `impersonate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wildcard_rbac: Option<bool>,
+    /// `false`: no admission webhooks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhooks: Option<bool>,
+    /// `false`: no pods with host namespaces, host paths or ports,
+    /// privileges or added capabilities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_access: Option<bool>,
+    /// `false`: no cluster-scoped objects besides Namespaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_scoped: Option<bool>,
 }
 
 fn default_output() -> String {

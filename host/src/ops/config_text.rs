@@ -101,7 +101,9 @@ pub fn file_schema(stack: &str, components: &[(&str, &Metadata)]) -> Value {
                 "required": ["source"],
                 "properties": {
                     "source": {"type": "string", "description": "A git URL or a local path."},
-                    "version": {"type": "string", "description": "A semver range (^1.2), a tag or a commit."}
+                    "version": {"type": "string", "description": "A semver range (^1.2), a tag or a commit."},
+                    "signers": {"type": "array", "items": {"type": "string"}, "description": "SSH public keys a release must be signed by."},
+                    "unsigned": {"type": "boolean", "description": "Run releases without checking their signature."}
                 }
             },
             "stacks": {
@@ -118,11 +120,29 @@ pub fn file_schema(stack: &str, components: &[(&str, &Metadata)]) -> Value {
                             "type": "object",
                             "additionalProperties": {"type": "string"},
                             "description": "Names to give this stack's components here, for names another stack uses."
-                        }
+                        },
+                        "signers": {"type": "array", "items": {"type": "string"}, "description": "SSH public keys a release must be signed by."},
+                        "unsigned": {"type": "boolean", "description": "Run releases without checking their signature."}
                     }
                 }
             },
             "output": {"type": "string", "description": "Where generated files go, relative to this file."},
+            "policy": {
+                "type": "object",
+                "additionalProperties": false,
+                "description": "What components may do to the cluster; generate and lint refuse what breaks it.",
+                "properties": {
+                    "namespaces": {"type": "array", "items": {"type": "string"}, "description": "Allowed namespaces (* matches any run of characters)."},
+                    "kinds": {"type": "array", "items": {"type": "string"}, "description": "Allowed kinds, as Kind.group (Deployment.apps)."},
+                    "registries": {"type": "array", "items": {"type": "string"}, "description": "Prefixes container images must start with."},
+                    "charts": {"type": "array", "items": {"type": "string"}, "description": "Prefixes of the sources Helm charts may come from."},
+                    "clusterAdmin": {"type": "boolean", "description": "false: no binding to cluster-admin."},
+                    "wildcardRbac": {"type": "boolean", "description": "false: no RBAC wildcards, escalate, bind or impersonate."},
+                    "webhooks": {"type": "boolean", "description": "false: no admission webhooks."},
+                    "hostAccess": {"type": "boolean", "description": "false: no pods with host access or privileges."},
+                    "clusterScoped": {"type": "boolean", "description": "false: no cluster-scoped objects besides Namespaces."}
+                }
+            },
             "include": {
                 "type": "array",
                 "items": {"type": "string"},

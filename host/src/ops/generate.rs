@@ -38,6 +38,9 @@ struct Prepared {
 fn prepare(options: &Options, force: bool, access: Access) -> anyhow::Result<Prepared> {
     let session = Session::open(options, access)?;
     let (source, mut generated) = session.generate(options)?;
+    if let Some(policy) = generated.policy.take() {
+        return Err(policy.into());
+    }
     if !generated.convergence.is_empty() {
         return Err(ConvergenceError(generated.convergence.clone()).into());
     }
@@ -102,7 +105,7 @@ fn prepare(options: &Options, force: bool, access: Access) -> anyhow::Result<Pre
 }
 
 /// The project with only the values of components `stack` has.
-fn then_values(project: &Project, stack: &Stack) -> Project {
+pub(super) fn then_values(project: &Project, stack: &Stack) -> Project {
     let mut then = project.clone();
     then.config
         .values

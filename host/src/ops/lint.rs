@@ -112,6 +112,40 @@ pub fn lint(options: &Options, what: &LintOptions) -> anyhow::Result<LintReport>
     if !synced && let Ok(text) = std::fs::read_to_string(session.project.root.join(&sync)) {
         files.push((sync.display().to_string(), text));
     }
+    // The policy, over the components' files as Flux would apply them
+    // (hand edits included).
+    let components: BTreeSet<&str> = generated
+        .stack
+        .definition
+        .components
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    let parsed: Vec<(&str, &str, Vec<serde_yaml::Value>)> = files
+        .iter()
+        .filter(|(path, _)| !path.ends_with(crate::config::layout::KUSTOMIZATION))
+        .filter_map(|(path, content)| {
+            let component = path.split('/').next().filter(|c| components.contains(c))?;
+            let objects = crate::yaml::documents(content)
+                .into_iter()
+                .flatten()
+                .filter(|d| !d.is_null())
+                .collect();
+            Some((component, path.as_str(), objects))
+        })
+        .collect();
+    let scanned: Vec<crate::permissions::ComponentFile<'_>> = parsed
+        .iter()
+        .map(
+            |(component, path, objects)| crate::permissions::ComponentFile {
+                component,
+                path,
+                objects,
+            },
+        )
+        .collect();
+    let (_, breaches) = crate::permissions::scan(&scanned, session.project.config.policy.as_ref());
+    report.problems.extend(breaches);
     for (path, content) in &files {
         if let Some(Err(err)) = crate::yaml::documents(content)
             .into_iter()

@@ -38,7 +38,7 @@ pub use lint::{LintOptions, LintReport, lint};
 pub use render::{RenderOptions, RenderReport, RenderedComponent, render};
 pub use show::{ComponentPage, ComponentSummary, ShowOptions, ShowReport, show};
 pub use status::{ComponentStatus, StatusReport, status};
-pub use tree::{FieldProblem, InvalidValues};
+pub use tree::{FieldProblem, InvalidValues, PolicyError};
 pub use trust::{TrustReport, trust};
 pub use update::{AvailableVersion, UpdateOptions, UpdateReport, UpdateStatus, update};
 pub use verify::{Plaintext, VerifyReport, verify};

@@ -2,6 +2,8 @@
 //! read: from the stack cairn.yaml names (at its locked or required
 //! version), or from any stack source. Writes nothing.
 
+use std::collections::BTreeMap;
+
 use anyhow::bail;
 use serde::Serialize;
 
@@ -62,10 +64,19 @@ pub struct ComponentPage {
     pub reads: Vec<FactDecl>,
     pub crd_groups: Vec<String>,
     pub readme: String,
+    /// What its manifests may do to the cluster, rendered with the
+    /// project's values (or the defaults, for `--stack`); `None` when they
+    /// cannot be rendered so.
+    pub permissions: Option<crate::permissions::Permissions>,
+    /// Why there are no permissions to show, when there are none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions_unknown: Option<String>,
 }
 
 /// `cairn show [COMPONENT]`.
 pub fn show(options: &Options, what: &ShowOptions) -> anyhow::Result<ShowReport> {
+    let mut rendered: Option<anyhow::Result<BTreeMap<String, crate::permissions::Permissions>>> =
+        None;
     let (stack, spec, project) = match &what.stack {
         Some(spec) => {
             let cwd = std::env::current_dir()?;
@@ -81,6 +92,9 @@ pub fn show(options: &Options, what: &ShowOptions) -> anyhow::Result<ShowReport>
         None => {
             let session = Session::open(options, Access::Read)?;
             let (_, stack) = session.stack(options)?;
+            if what.component.is_some() {
+                rendered = Some(session.generate(options).map(|(_, g)| g.permissions));
+            }
             let spec = session.project.config.stack.source.clone();
             (stack, spec, Some(session.project))
         }
@@ -139,6 +153,20 @@ pub fn show(options: &Options, what: &ShowOptions) -> anyhow::Result<ShowReport>
                 reads: meta.reads.clone(),
                 crd_groups: meta.crd_groups.clone(),
                 readme: meta.readme.clone(),
+                permissions: match &rendered {
+                    Some(Ok(all)) => Some(all.get(*name).cloned().unwrap_or_default()),
+                    _ => None,
+                },
+                permissions_unknown: match &rendered {
+                    Some(Err(err)) => Some(format!(
+                        "it does not render with cairn.yaml's values: {}",
+                        crate::text::one_line(&format!("{err:#}"), 300)
+                    )),
+                    None => Some(
+                        "shown for a cluster's cairn.yaml, rendered with its values".to_string(),
+                    ),
+                    Some(Ok(_)) => None,
+                },
             });
         }
     }

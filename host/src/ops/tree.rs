@@ -26,6 +26,51 @@ pub(super) struct Generated {
     pub layers: Vec<crate::flux::Layer>,
     /// Why the tree would not come up on an empty cluster, if it would not.
     pub convergence: Vec<crate::flux::Problem>,
+    /// What each component's manifests may do to the cluster.
+    pub permissions: BTreeMap<String, crate::permissions::Permissions>,
+    /// What in them breaks cairn.yaml's `policy:`, if anything: `generate`
+    /// and `diff` refuse it, `lint` reports it.
+    pub policy: Option<PolicyError>,
+}
+
+/// Manifests that break cairn.yaml's `policy:`: each names the component,
+/// the file, the object and the rule.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{origin}: the policy refuses what components render:{}",
+    .problems.iter().map(|p| format!("\n  - {p}")).collect::<String>()
+)]
+pub struct PolicyError {
+    pub origin: String,
+    pub problems: Vec<String>,
+}
+
+impl PolicyError {
+    fn new(origin: String, problems: Vec<String>) -> Self {
+        Self { origin, problems }
+    }
+}
+
+/// The permissions of the components in `tree`, and what breaks `policy`.
+pub(super) fn permissions_of(
+    tree: &crate::compose::Tree,
+    policy: Option<&crate::config::Policy>,
+) -> (
+    BTreeMap<String, crate::permissions::Permissions>,
+    Vec<String>,
+) {
+    let files: Vec<crate::permissions::ComponentFile<'_>> = tree
+        .iter()
+        .filter_map(|(path, file)| {
+            Some(crate::permissions::ComponentFile {
+                component: file.component.as_deref()?,
+                path,
+                objects: file.documents(),
+            })
+        })
+        .filter(|f| !f.path.ends_with(crate::config::layout::KUSTOMIZATION))
+        .collect();
+    crate::permissions::scan(&files, policy)
 }
 
 /// Values in cairn.yaml that cannot be used: every problem, each with the
@@ -309,6 +354,8 @@ pub(super) fn generate_tree(
         }
         result => result.with_context(|| format!("{config}: cannot generate"))?,
     };
+    let (permissions, breaches) = permissions_of(&rendering.tree, project.config.policy.as_ref());
+    let policy = (!breaches.is_empty()).then(|| PolicyError::new(config.to_string(), breaches));
     let flux_system = wire_bootstrap(project, &mut rendering.tree)?;
     let (layers, convergence) = flux_layers(project, &mut rendering, flux_system)
         .with_context(|| format!("{config}: cannot generate"))?;
@@ -382,6 +429,8 @@ pub(super) fn generate_tree(
         lock,
         layers,
         convergence,
+        permissions,
+        policy,
     })
 }
 

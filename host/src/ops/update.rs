@@ -74,6 +74,13 @@ pub struct UpdateReport {
     /// What was done to cairn.yaml for them (or, with `check`, what would
     /// be), and what is left to the user.
     pub migrations: Vec<String>,
+    /// Per component, what the target's manifests may do to the cluster
+    /// that the current version's do not (with today's values): what the
+    /// release asks for, like an app asking for new permissions.
+    pub new_permissions: std::collections::BTreeMap<String, crate::permissions::Permissions>,
+    /// Why `new_permissions` could not be worked out, if it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions_unknown: Option<String>,
 }
 
 impl UpdateReport {
@@ -164,6 +171,8 @@ pub fn update(options: &Options, what: &UpdateOptions) -> anyhow::Result<UpdateR
         added: Vec::new(),
         removed: Vec::new(),
         migrations: Vec::new(),
+        new_permissions: Default::default(),
+        permissions_unknown: None,
     };
     let Some(target) = target else {
         return Ok(report);
@@ -175,6 +184,7 @@ pub fn update(options: &Options, what: &UpdateOptions) -> anyhow::Result<UpdateR
     let target_stack = Stack::load(&source, target_pin)?;
     // Components by their names here (an included stack's aliases applied).
     let here = |name: &String| which.alias.get(name).unwrap_or(name).clone();
+    let current_pin_for_permissions = current_pin.clone();
     let current_names: Vec<String> = Stack::load(&source, current_pin)
         .map(|s| {
             s.definition
@@ -234,6 +244,17 @@ pub fn update(options: &Options, what: &UpdateOptions) -> anyhow::Result<UpdateR
         }
         target_stack = renamed;
     }
+    match permission_changes(
+        options,
+        &project,
+        &source,
+        current_pin_for_permissions,
+        &which,
+        target,
+    ) {
+        Ok(changes) => report.new_permissions = changes,
+        Err(err) => report.permissions_unknown = Some(format!("{err:#}")),
+    }
     if what.check {
         preview(&project, &target_stack, &mut report);
         report.status = UpdateStatus::UpdateAvailable;
@@ -252,6 +273,51 @@ pub fn update(options: &Options, what: &UpdateOptions) -> anyhow::Result<UpdateR
     };
     report.requirement = Some(new_requirement);
     Ok(report)
+}
+
+/// What each component of the target asks for that the current version's
+/// does not, both rendered with today's values (renamed as here).
+fn permission_changes(
+    options: &Options,
+    project: &Project,
+    source: &crate::source::StackSource,
+    current: Pin,
+    which: &Which<'_>,
+    target: &TagVersion,
+) -> anyhow::Result<std::collections::BTreeMap<String, crate::permissions::Permissions>> {
+    let runtime = options.sandbox.runtime()?;
+    let render = |pin: Pin| -> anyhow::Result<_> {
+        let mut stack = Stack::load(source, pin)?;
+        for component in &mut stack.definition.components {
+            if let Some(name) = which.alias.get(&component.name) {
+                component.name = name.clone();
+            }
+        }
+        let values = super::generate::then_values(project, &stack);
+        let generated = super::tree::generate_tree(
+            &runtime,
+            &*options.sandbox.progress,
+            &values,
+            stack,
+            None,
+            crate::secrets::PreviousCiphertext::Reseal,
+        )
+        .context("cannot render it to compare what it may do")?;
+        Ok(generated.permissions)
+    };
+    let before = render(current).unwrap_or_default();
+    let after = render(pin_of_tag(target))?;
+    Ok(after
+        .into_iter()
+        .map(|(name, now)| {
+            let added = match before.get(&name) {
+                Some(then) => now.added_since(then),
+                None => now,
+            };
+            (name, added)
+        })
+        .filter(|(_, added)| !added.is_empty())
+        .collect())
 }
 
 /// The stack an update is about: the main one, or one of `stacks:`.

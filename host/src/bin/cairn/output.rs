@@ -400,6 +400,15 @@ pub fn show(report: &ShowReport, format: Format) {
         outln!();
         outln!("Installs the CRDs of: {}", page.crd_groups.join(", "));
     }
+    outln!();
+    match (&page.permissions, &page.permissions_unknown) {
+        (Some(permissions), _) => {
+            outln!("What it may do to the cluster (from what it renders here):");
+            permissions_text(permissions, "  ");
+        }
+        (None, Some(why)) => outln!("What it may do to the cluster: not known: {why}"),
+        (None, None) => {}
+    }
     if !page.readme.trim().is_empty() {
         outln!();
         for line in page.readme.trim_end().lines() {
@@ -613,6 +622,19 @@ pub fn update(report: &UpdateReport, format: Format) {
     }
     for migration in &report.migrations {
         outln!("  {migration}");
+    }
+    if !report.new_permissions.is_empty() {
+        outln!();
+        outln!("It asks for more on the cluster than the current version:");
+        for (component, added) in &report.new_permissions {
+            outln!("  {component}:");
+            permissions_text(added, "    ");
+        }
+    }
+    if let Some(why) = &report.permissions_unknown
+        && report.target.is_some()
+    {
+        outln!("\nWhat it may do to the cluster could not be compared: {why}");
     }
     match (&report.requirement, report.status) {
         (Some(req), _) => {
@@ -1041,5 +1063,21 @@ pub fn trusted(report: &cairn::ops::TrustReport, format: Format) {
         outln!("  {} is trusted already; nothing changed", report.added);
     } else {
         outln!("  trusted now, too: {}", report.added);
+    }
+}
+
+/// A permission manifest, one section per kind of permission.
+fn permissions_text(permissions: &cairn::permissions::Permissions, indent: &str) {
+    if permissions.is_empty() {
+        outln!("{indent}nothing");
+    }
+    for (section, entries) in permissions.sections() {
+        if entries.is_empty() {
+            continue;
+        }
+        outln!("{indent}{section}:");
+        for entry in entries {
+            outln!("{indent}  {entry}");
+        }
     }
 }

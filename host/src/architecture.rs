@@ -15,7 +15,7 @@ const LAYERS: &[&[&str]] = &[
     // Data: cairn's files, caches and user-file editing.
     &["cache", "catalog", "config", "crd", "edit", "merge", "keys"],
     // Where stacks come from; the sandbox that runs their components.
-    &["source", "runtime", "permissions"],
+    &["source", "runtime", "permissions", "bundle"],
     // A stack at a version; validating and assembling components' output.
     &["stack", "compose"],
     // Sealing secrets, planning the repo, the Flux tree.

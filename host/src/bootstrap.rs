@@ -450,8 +450,13 @@ fn fetch_manifests(
     locked: Option<&LockedFlux>,
 ) -> anyhow::Result<Fetched> {
     if let Some(file) = &options.flux_manifests {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read --flux-manifests {}", file.display()))?;
+        // A bundle (`cairn bundle export`) carries them for machines with
+        // no network.
+        let text = match crate::bundle::flux_of(file)? {
+            Some(text) => text,
+            None => std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read --flux-manifests {}", file.display()))?,
+        };
         check_manifests(&text, &file.display().to_string())?;
         let found = manifest_version(&text);
         let version = match (version, found) {
@@ -579,7 +584,7 @@ fn find_on_path(program: &str) -> Option<PathBuf> {
 }
 
 /// Refuses text that is not Flux's install manifests.
-fn check_manifests(text: &str, origin: &str) -> anyhow::Result<()> {
+pub fn check_manifests(text: &str, origin: &str) -> anyhow::Result<()> {
     let mut crd = false;
     for (i, doc) in crate::yaml::documents(text).into_iter().enumerate() {
         let doc = doc.with_context(|| format!("{origin}: document {} is not YAML", i + 1))?;

@@ -23,6 +23,7 @@
 mod architecture;
 pub mod author;
 pub mod bootstrap;
+pub mod bundle;
 pub mod cache;
 pub mod catalog;
 pub mod compose;

@@ -428,6 +428,14 @@ fn open_local(spec: &str, path: &Path) -> anyhow::Result<Kind> {
 }
 
 /// The cached bare clone of a remote, fetched first when asked and allowed.
+/// Where the clone of the remote source `spec` is kept under `cache`.
+pub fn clone_path(spec: &str, cache: &Path) -> anyhow::Result<PathBuf> {
+    let url = gix::url::parse(gix::bstr::BStr::new(spec))
+        .with_context(|| format!("stack source {spec:?} is not a valid git URL"))?;
+    let key = format!("{:x}", Sha256::digest(url.to_bstring()));
+    Ok(cache.join(&key[..32]))
+}
+
 fn open_remote(
     spec: &str,
     options: &SourceOptions<'_>,
@@ -435,8 +443,7 @@ fn open_remote(
 ) -> anyhow::Result<gix::ThreadSafeRepository> {
     let url = gix::url::parse(gix::bstr::BStr::new(spec))
         .with_context(|| format!("stack source {spec:?} is not a valid git URL"))?;
-    let key = format!("{:x}", Sha256::digest(url.to_bstring()));
-    let path = options.cache.join(&key[..32]);
+    let path = clone_path(spec, &options.cache)?;
     let interrupt = AtomicBool::new(false);
     if path.join("HEAD").exists() {
         let repo = gix::open(&path).with_context(|| {

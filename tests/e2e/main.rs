@@ -7,6 +7,7 @@ mod support;
 
 mod author;
 mod bootstrap;
+mod bundle;
 mod catalog;
 mod configure;
 mod day2;

@@ -6,7 +6,7 @@ use crate::support;
 
 use std::path::Path;
 
-use support::{World, git, read_tree, stderr, stdout};
+use support::{GitDaemon, World, git, read_tree, stderr, stdout};
 
 const VALUES: &str = "  app:\n    greeting: hi\n  gateway:\n    domain: example.com\n";
 
@@ -589,45 +589,6 @@ fn output_can_live_in_a_subdirectory_and_init_takes_paths_from_where_it_runs() {
 
 /// `git daemon` serving `base` on a free loopback port, stopped on drop. It
 /// only stands in for a remote host; cairn talks to it with gix.
-struct GitDaemon(std::process::Child, u16);
-
-impl GitDaemon {
-    fn serve(base: &Path) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        // The daemon itself, not the `git daemon` wrapper, so that killing
-        // it stops the server.
-        let exec_path = support::git(base, &["--exec-path"]);
-        let child = std::process::Command::new(Path::new(exec_path.trim()).join("git-daemon"))
-            .args(["--export-all", "--reuseaddr", "--listen=127.0.0.1"])
-            .arg(format!("--port={port}"))
-            .arg(format!("--base-path={}", base.display()))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        // Dropped (killed and reaped) if it never comes up.
-        let daemon = Self(child, port);
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return daemon;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        panic!("git daemon did not start");
-    }
-}
-
-impl Drop for GitDaemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn remote_stacks_are_cloned_once_and_work_offline_from_the_cache() {
     let world = World::isolated();

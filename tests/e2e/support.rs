@@ -561,3 +561,44 @@ pub fn cluster_repo(world: &World, extra_values: &str) -> PathBuf {
     world.write("known_hosts", KNOWN_HOSTS);
     dir
 }
+
+/// `git daemon` serving the repositories under a directory on the
+/// loopback address, as a remote git host: `git://127.0.0.1:PORT/NAME`.
+pub struct GitDaemon(pub std::process::Child, pub u16);
+
+impl GitDaemon {
+    pub fn serve(base: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // The daemon itself, not the `git daemon` wrapper, so that killing
+        // it stops the server.
+        let exec_path = git(base, &["--exec-path"]);
+        let child = std::process::Command::new(Path::new(exec_path.trim()).join("git-daemon"))
+            .args(["--export-all", "--reuseaddr", "--listen=127.0.0.1"])
+            .arg(format!("--port={port}"))
+            .arg(format!("--base-path={}", base.display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Dropped (killed and reaped) if it never comes up.
+        let daemon = Self(child, port);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return daemon;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("git daemon did not start");
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -74,11 +74,38 @@ pub fn init(options: &Options, what: &InitOptions) -> anyhow::Result<InitReport>
 }
 
 fn write_config(options: &Options, what: &InitOptions) -> anyhow::Result<InitReport> {
-    // A stack's name in the followed catalogs stands for its source.
-    let found = super::catalog::lookup(options, &what.source)?;
-    let source_spec = found.map_or_else(|| what.source.clone(), |f| f.stack.source);
+    // A bundle (`cairn bundle export`) stands for the release it holds,
+    // read offline; a stack's name in the followed catalogs for its source.
+    let bundled = if Path::new(&what.source).is_file() {
+        Some(super::bundle::import(options, Path::new(&what.source))?)
+    } else {
+        None
+    };
+    let offline_options;
+    let options = match &bundled {
+        Some(_) => {
+            offline_options = Options {
+                offline: true,
+                ..options.clone()
+            };
+            &offline_options
+        }
+        None => options,
+    };
+    let found = match &bundled {
+        Some(_) => None,
+        None => super::catalog::lookup(options, &what.source)?,
+    };
+    let source_spec = match (&bundled, found) {
+        (Some(meta), _) => meta.source.clone(),
+        (None, Some(found)) => found.stack.source,
+        (None, None) => what.source.clone(),
+    };
     let source_spec = source_spec.as_str();
-    let version = what.version.as_deref();
+    let version = match &bundled {
+        Some(meta) => Some(what.version.as_deref().unwrap_or(meta.tag.as_str())),
+        None => what.version.as_deref(),
+    };
     let config_path = options.config.clone();
     let dir = config_path
         .parent()

@@ -8,6 +8,7 @@
 //! [`tree`] renders a stack into the tree and lock `generate` would write;
 //! each command is a module of its own on top.
 
+pub mod bundle;
 pub mod catalog;
 mod config_text;
 pub mod configure;

@@ -102,6 +102,29 @@ pub enum Command {
     /// `cairn show --stack acme/platform`.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// Carry a stack release to a machine with no network.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+}
+
+#[derive(Subcommand)]
+pub enum BundleCommand {
+    /// Write one file holding the release of the stack at SOURCE (its git
+    /// URL) that --version names (default: the newest), with its signature,
+    /// and Flux's install manifests when given. On the other machine,
+    /// `cairn init FILE` and `cairn bootstrap --flux-manifests FILE` take
+    /// it, offline; the lock is what it would be from SOURCE.
+    Export {
+        source: String,
+        #[arg(long)]
+        version: Option<String>,
+        /// Flux's install manifests, for `cairn bootstrap` there.
+        #[arg(long, value_name = "FILE")]
+        flux_manifests: Option<PathBuf>,
+        /// The file to write.
+        #[arg(long, short = 'O', value_name = "FILE")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]

@@ -215,6 +215,23 @@ fn run(command: Command, format: Format) -> anyhow::Result<Outcome> {
         Command::Component(command) => component(command, format, &progress),
         Command::Stack(command) => stack(command, format, &progress),
         Command::Catalog(command) => catalog(command, format, &progress),
+        Command::Bundle(args::BundleCommand::Export {
+            source,
+            version,
+            flux_manifests,
+            out,
+        }) => {
+            let options = args::CatalogArgs { offline: false }.options(&progress);
+            let report = ops::bundle::export(
+                &options,
+                &source,
+                version.as_deref(),
+                flux_manifests.as_deref(),
+                &out,
+            )?;
+            output::bundled(&report, format);
+            Ok(Outcome::Clean)
+        }
     }
 }
 

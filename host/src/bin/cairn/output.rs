@@ -1081,3 +1081,31 @@ fn permissions_text(permissions: &cairn::permissions::Permissions, indent: &str)
         }
     }
 }
+
+pub fn bundled(report: &cairn::ops::bundle::BundleReport, format: Format) {
+    if format == Format::Json {
+        return json(report);
+    }
+    outln!(
+        "wrote {}: stack {} {} ({}){}{}",
+        report.file.display(),
+        report.source,
+        report.tag,
+        &report.commit[..report.commit.len().min(12)],
+        report
+            .signer
+            .as_deref()
+            .map(|s| format!(", signed by {s}"))
+            .unwrap_or_else(|| ", not signed".into()),
+        if report.flux {
+            ", with Flux's install manifests"
+        } else {
+            ""
+        }
+    );
+    outln!(
+        "there: `cairn init {}` and `cairn bootstrap --flux-manifests {}`",
+        report.file.display(),
+        report.file.display()
+    );
+}

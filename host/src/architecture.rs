@@ -13,7 +13,9 @@ const LAYERS: &[&[&str]] = &[
         "signing",
     ],
     // Data: cairn's files, caches and user-file editing.
-    &["cache", "catalog", "config", "crd", "edit", "merge", "keys"],
+    &[
+        "cache", "catalog", "config", "crd", "edit", "merge", "keys", "oci",
+    ],
     // Where stacks come from; the sandbox that runs their components.
     &["source", "runtime", "permissions", "bundle"],
     // A stack at a version; validating and assembling components' output.

@@ -812,3 +812,76 @@ pub fn release(
         signer: signer.fingerprint,
     })
 }
+
+/// What `stack push` published.
+#[derive(Debug, Serialize)]
+pub struct PushReport {
+    pub reference: String,
+    pub digest: String,
+    /// The fingerprint of the key that signed it, when signed.
+    pub signer: Option<String>,
+}
+
+/// `stack push`: checks the stack in `dir` as `stack check` does and
+/// publishes it to an OCI registry as `reference` (`oci://HOST/REPO:TAG`),
+/// signed with the SSH key in `key_file` when given. A tag that exists is
+/// refused: a release never changes.
+pub fn push(
+    runtime: &Runtime,
+    dir: &Path,
+    reference: &str,
+    key_file: Option<&Path>,
+    progress: &dyn crate::progress::Progress,
+) -> anyhow::Result<PushReport> {
+    let parsed = crate::oci::Reference::parse(reference)?;
+    let tag = parsed
+        .tag
+        .clone()
+        .with_context(|| format!("{reference}: name the release's tag (oci://HOST/REPO:v1.2.0)"))?;
+    semver::Version::parse(tag.strip_prefix('v').unwrap_or(&tag))
+        .with_context(|| format!("{tag:?} is not a semver version (like v1.2.0)"))?;
+    let stale: Vec<String> = stack(runtime, dir, false, None, progress)?
+        .into_iter()
+        .filter(|r| r.declared.is_some())
+        .map(|r| r.name)
+        .collect();
+    if !stale.is_empty() {
+        bail!(
+            "{}: the sha256 of {} does not match; run `cairn stack build`, then push",
+            dir.join(STACK_FILE).display(),
+            stale.join(", ")
+        );
+    }
+    let text = std::fs::read_to_string(dir.join(STACK_FILE))?;
+    let definition = StackDefinition::parse(&text, STACK_FILE)?;
+    let mut files = vec![(
+        STACK_FILE.to_string(),
+        text.into_bytes(),
+        crate::oci::STACK_FILE_TYPE,
+    )];
+    for component in &definition.components {
+        let bytes = std::fs::read(dir.join(&component.path))
+            .with_context(|| format!("cannot read {}", component.path))?;
+        files.push((component.path.clone(), bytes, crate::oci::COMPONENT_TYPE));
+    }
+    let client = crate::oci::Client::new(&parsed)?;
+    if client.manifest(&tag)?.is_some() {
+        bail!("{reference} already exists; a release never changes: push a new version");
+    }
+    let _task = progress.start(&format!("pushing {reference}"));
+    let digest = crate::oci::push_stack(&client, &tag, &files, &definition.name)?;
+    let signer = match key_file {
+        Some(key) => {
+            let (armored, signer) =
+                crate::signing::sign_in(crate::oci::NAMESPACE, digest.as_bytes(), key)?;
+            crate::oci::push_signature(&client, &digest, &armored)?;
+            Some(signer.fingerprint)
+        }
+        None => None,
+    };
+    Ok(PushReport {
+        reference: reference.to_string(),
+        digest,
+        signer,
+    })
+}

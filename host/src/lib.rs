@@ -39,6 +39,7 @@ pub mod keys;
 pub mod limits;
 pub mod merge;
 pub mod names;
+pub mod oci;
 pub mod ops;
 pub mod permissions;
 pub mod progress;

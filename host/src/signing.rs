@@ -76,22 +76,37 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 /// Checks that `armored` is a valid git signature of `payload`, and returns
 /// the key that made it.
 pub fn verify(payload: &[u8], armored: &[u8]) -> anyhow::Result<Signer> {
-    let signature = SshSig::from_pem(armored).context("the tag's SSH signature cannot be read")?;
-    if signature.namespace() != NAMESPACE {
+    verify_in(NAMESPACE, payload, armored)
+}
+
+/// [`verify`] for a signature made in `namespace`.
+pub fn verify_in(namespace: &str, payload: &[u8], armored: &[u8]) -> anyhow::Result<Signer> {
+    let signature =
+        SshSig::from_pem(armored).context("the release's SSH signature cannot be read")?;
+    if signature.namespace() != namespace {
         bail!(
-            "the tag is signed for namespace {:?}, not {NAMESPACE:?}",
+            "the release is signed for namespace {:?}, not {namespace:?}",
             shown(signature.namespace())
         );
     }
     let key = PublicKey::from(signature.public_key().clone());
-    key.verify(NAMESPACE, payload, &signature)
-        .context("the tag's SSH signature does not match its content (the tag was altered)")?;
+    key.verify(namespace, payload, &signature)
+        .context("the release's SSH signature does not match its content (it was altered)")?;
     Signer::of(&key)
 }
 
 /// Signs `payload` as git would, with the private key in `key_file`
 /// (OpenSSH format, not encrypted).
 pub fn sign(payload: &[u8], key_file: &Path) -> anyhow::Result<(String, Signer)> {
+    sign_in(NAMESPACE, payload, key_file)
+}
+
+/// [`sign`] in `namespace`.
+pub fn sign_in(
+    namespace: &str,
+    payload: &[u8],
+    key_file: &Path,
+) -> anyhow::Result<(String, Signer)> {
     let key = PrivateKey::read_openssh_file(key_file)
         .with_context(|| format!("cannot read the SSH private key {}", key_file.display()))?;
     if key.is_encrypted() {
@@ -101,7 +116,7 @@ pub fn sign(payload: &[u8], key_file: &Path) -> anyhow::Result<(String, Signer)>
         );
     }
     let signature = key
-        .sign(NAMESPACE, HashAlg::Sha512, payload)
+        .sign(namespace, HashAlg::Sha512, payload)
         .context("cannot sign")?;
     Ok((
         signature.to_pem(LineEnding::LF)?,

@@ -44,6 +44,14 @@ impl Pin {
     }
 }
 
+/// A release's signature: the bytes signed, the armored SSH signature,
+/// and the namespace it was made in.
+pub struct ReleaseSignature {
+    pub payload: Vec<u8>,
+    pub armored: Vec<u8>,
+    pub namespace: &'static str,
+}
+
 /// An opened stack source.
 pub struct StackSource {
     /// The source as the user wrote it.
@@ -56,6 +64,88 @@ enum Kind {
     Dir(PathBuf),
     /// A git repository readable on disk: local, or the cache's clone.
     Git(Box<gix::ThreadSafeRepository>),
+    /// A repository of an OCI registry (`oci://`).
+    Oci(Box<OciSource>),
+}
+
+/// An OCI repository, with what was learnt of it kept in the cache so
+/// that it reads offline: its tags' digests, and the releases pulled.
+struct OciSource {
+    client: crate::oci::Client,
+    /// The cache directory of this repository.
+    cache: PathBuf,
+    /// Tags and the manifest digests they named when last listed.
+    tags: Vec<(String, String)>,
+}
+
+const OCI_TAGS: &str = "tags.json";
+
+impl OciSource {
+    fn open(spec: &str, options: &SourceOptions<'_>, fetch: bool) -> anyhow::Result<Self> {
+        let reference = crate::oci::Reference::parse(spec)?;
+        if reference.tag.is_some() {
+            bail!(
+                "stack source {spec:?} names a tag; name the repository ({}) and give the version under `version:`",
+                reference.source()
+            );
+        }
+        let key = format!("{:x}", Sha256::digest(reference.source().as_bytes()));
+        let cache = options.cache.join("oci").join(&key[..32]);
+        let client = crate::oci::Client::new(&reference)?;
+        let cached: Option<Vec<(String, String)>> =
+            crate::files::read_text_bounded(&cache.join(OCI_TAGS), 8 << 20)
+                .ok()
+                .flatten()
+                .and_then(|text| serde_json::from_str(&text).ok());
+        let tags = match cached {
+            Some(tags) if !fetch || options.offline => tags,
+            None if options.offline => bail!(
+                "stack source {spec} is not in the cache and --offline forbids fetching it; run once without --offline"
+            ),
+            _ => {
+                let _task = options.progress.start(&format!("listing {spec}"));
+                let mut tags = Vec::new();
+                for tag in client
+                    .tags()
+                    .with_context(|| format!("cannot reach stack source {spec}"))?
+                {
+                    let semver =
+                        semver::Version::parse(tag.strip_prefix('v').unwrap_or(&tag)).is_ok();
+                    if !semver {
+                        continue;
+                    }
+                    if let Some((_, digest)) = client.manifest(&tag)? {
+                        tags.push((tag, digest));
+                    }
+                }
+                std::fs::create_dir_all(&cache)?;
+                crate::files::write_atomic(
+                    &cache.join(OCI_TAGS),
+                    serde_json::to_string(&tags)?.as_bytes(),
+                )?;
+                tags
+            }
+        };
+        Ok(Self {
+            client,
+            cache,
+            tags,
+        })
+    }
+
+    /// The release `digest`, pulled into the cache once.
+    fn snapshot(&self, digest: &str) -> anyhow::Result<PathBuf> {
+        let hex = digest
+            .strip_prefix("sha256:")
+            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .with_context(|| format!("{digest:?} is not a sha256 manifest digest"))?;
+        let dir = self.cache.join("releases").join(hex);
+        if !dir.join(crate::config::STACK_FILE).exists() {
+            std::fs::create_dir_all(crate::files::parent_of(&dir))?;
+            crate::oci::pull_stack(&self.client, digest, &dir, 256 << 20)?;
+        }
+        Ok(dir)
+    }
 }
 
 /// Options for opening sources.
@@ -74,9 +164,13 @@ impl StackSource {
     /// Opens `spec`; for remote sources with `fetch`, updates the cached
     /// clone first (its tags and branches).
     pub fn open(spec: &str, options: &SourceOptions<'_>, fetch: bool) -> anyhow::Result<Self> {
-        let kind = match local_path(spec, options.base) {
-            Some(path) => open_local(spec, &path)?,
-            None => Kind::Git(Box::new(open_remote(spec, options, fetch)?)),
+        let kind = if spec.starts_with("oci://") {
+            Kind::Oci(Box::new(OciSource::open(spec, options, fetch)?))
+        } else {
+            match local_path(spec, options.base) {
+                Some(path) => open_local(spec, &path)?,
+                None => Kind::Git(Box::new(open_remote(spec, options, fetch)?)),
+            }
         };
         Ok(Self {
             spec: spec.into(),
@@ -87,6 +181,22 @@ impl StackSource {
     /// Every semver tag, oldest first. Tags that are not semver (`latest`,
     /// `release-2024`) are ignored.
     pub fn versions(&self) -> anyhow::Result<Vec<TagVersion>> {
+        if let Kind::Oci(oci) = &self.kind {
+            let mut versions: Vec<TagVersion> = oci
+                .tags
+                .iter()
+                .filter_map(|(tag, digest)| {
+                    Some(TagVersion {
+                        version: semver::Version::parse(tag.strip_prefix('v').unwrap_or(tag))
+                            .ok()?,
+                        tag: tag.clone(),
+                        commit: digest.clone(),
+                    })
+                })
+                .collect();
+            versions.sort_by(|a, b| a.version.cmp(&b.version).then(a.tag.cmp(&b.tag)));
+            return Ok(versions);
+        }
         let Kind::Git(repo) = &self.kind else {
             return Ok(Vec::new());
         };
@@ -134,10 +244,52 @@ impl StackSource {
         Ok((object.kind == gix::object::Kind::Tag).then(|| object.data.clone()))
     }
 
-    /// Whether this source is a git repository (its releases are tags)
-    /// rather than a plain directory.
+    /// Whether this source has releases to sign (a git repository or an
+    /// OCI repository) rather than being a plain directory.
     pub fn is_git(&self) -> bool {
-        matches!(self.kind, Kind::Git(_))
+        matches!(self.kind, Kind::Git(_) | Kind::Oci(_))
+    }
+
+    /// The signed bytes, the armored SSH signature and its namespace of the
+    /// release `pin` names, when it is signed: a git tag's own signature,
+    /// or the signature pushed beside an OCI manifest (over its digest).
+    pub fn release_signature(&self, pin: &Pin) -> anyhow::Result<Option<ReleaseSignature>> {
+        match &self.kind {
+            Kind::Oci(oci) => {
+                let Some(digest) = &pin.commit else {
+                    return Ok(None);
+                };
+                let cached = oci.cache.join("signatures").join(digest.replace(':', "-"));
+                let armored = match std::fs::read(&cached) {
+                    Ok(bytes) => Some(bytes),
+                    Err(_) => {
+                        let found = crate::oci::signature_of(&oci.client, digest)?;
+                        if let Some(bytes) = &found {
+                            std::fs::create_dir_all(crate::files::parent_of(&cached))?;
+                            crate::files::write_atomic(&cached, bytes)?;
+                        }
+                        found
+                    }
+                };
+                Ok(armored.map(|armored| ReleaseSignature {
+                    payload: digest.as_bytes().to_vec(),
+                    armored,
+                    namespace: crate::oci::NAMESPACE,
+                }))
+            }
+            _ => {
+                let Some(tag) = &pin.tag else {
+                    return Ok(None);
+                };
+                Ok(self.tag_object(tag)?.and_then(|raw| {
+                    crate::signing::split_tag(&raw).map(|(payload, sig)| ReleaseSignature {
+                        payload: payload.to_vec(),
+                        armored: sig.to_vec(),
+                        namespace: "git",
+                    })
+                }))
+            }
+        }
     }
 
     /// Resolves a requirement: an exact tag (`v1.2.0` or `1.2.0`), a semver
@@ -154,7 +306,8 @@ impl StackSource {
                 }
                 return Ok(Pin::default());
             }
-            Kind::Git(repo) => repo.to_thread_local(),
+            Kind::Git(repo) => Some(repo.to_thread_local()),
+            Kind::Oci(_) => None,
         };
         let versions = self.versions()?;
         let Some(req) = requirement
@@ -176,7 +329,21 @@ impl StackSource {
         {
             return Ok(pin(found));
         }
-        if req.len() >= 7 && req.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if let (None, Some(digest)) = (&repo, req.strip_prefix("sha256:")) {
+            let digest = format!("sha256:{digest}");
+            return Ok(Pin {
+                tag: versions
+                    .iter()
+                    .find(|v| v.commit == digest)
+                    .map(|v| v.tag.clone()),
+                commit: Some(digest),
+                ..Pin::default()
+            });
+        }
+        if let Some(repo) = &repo
+            && req.len() >= 7
+            && req.bytes().all(|b| b.is_ascii_hexdigit())
+        {
             let id = repo
                 .rev_parse_single(req)
                 .with_context(|| format!("stack {} has no commit {req}", self.spec))?;
@@ -216,6 +383,11 @@ impl StackSource {
     pub fn snapshot(&self, pin: &Pin) -> anyhow::Result<Snapshot> {
         match (&self.kind, &pin.commit) {
             (Kind::Dir(dir), _) => Ok(Snapshot::Dir(dir.clone())),
+            (Kind::Oci(oci), Some(digest)) => Ok(Snapshot::Dir(oci.snapshot(digest)?)),
+            (Kind::Oci(_), None) => bail!(
+                "stack {} is an OCI repository: a release (tag or digest) is required",
+                self.spec
+            ),
             (Kind::Git(repo), Some(commit)) => {
                 let local = repo.to_thread_local();
                 let id = gix::ObjectId::from_hex(commit.as_bytes())

@@ -15,6 +15,7 @@ mod fleet;
 mod fuzz;
 mod hostile;
 mod json;
+mod oci;
 mod permissions;
 mod reference;
 mod render;

@@ -282,15 +282,12 @@ pub(super) fn release_signer(
             pin.describe()
         );
     };
-    let signed = source.tag_object(tag)?.and_then(|raw| {
-        crate::signing::split_tag(&raw).map(|(payload, sig)| (payload.to_vec(), sig.to_vec()))
-    });
-    let Some((payload, armored)) = signed else {
+    let Some(signature) = source.release_signature(pin)? else {
         bail!(
-            "release {tag} of stack {spec} is not signed; ask its publisher to sign releases (`cairn stack release`, or `git tag -s` with an SSH key), {instead}"
+            "release {tag} of stack {spec} is not signed; ask its publisher to sign releases (`cairn stack release` or `cairn stack push --key`, or `git tag -s` with an SSH key), {instead}"
         );
     };
-    crate::signing::verify(&payload, &armored)
+    crate::signing::verify_in(signature.namespace, &signature.payload, &signature.armored)
         .with_context(|| format!("release {tag} of stack {spec}: refused"))
 }
 

@@ -245,6 +245,19 @@ pub enum StackCommand {
         #[command(flatten)]
         sandbox: SandboxArgs,
     },
+    /// Check the stack, then publish it to an OCI registry as REFERENCE
+    /// (oci://HOST/REPO:v1.2.0), signed with your SSH key (--key); clusters
+    /// use oci://HOST/REPO as the source. A tag that exists is refused.
+    Push {
+        reference: String,
+        /// The SSH private key to sign the release with.
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        sandbox: SandboxArgs,
+    },
     /// Check the stack, then tag HEAD as VERSION with an annotated tag
     /// signed by your SSH key (as `git tag -s` with gpg.format=ssh; `git
     /// verify-tag` checks it). Publish by pushing the tag.

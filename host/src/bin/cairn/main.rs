@@ -344,6 +344,17 @@ fn stack(
     let (dir, sandbox, write, out) = match command {
         StackCommand::Build { dir, sandbox, out } => (dir, sandbox, true, out),
         StackCommand::Check { dir, sandbox } => (dir, sandbox, false, None),
+        StackCommand::Push {
+            reference,
+            key,
+            dir,
+            sandbox,
+        } => {
+            let runtime = sandbox.sandbox(progress)?.runtime()?;
+            let report = author::push(&runtime, &dir, &reference, key.as_deref(), &**progress)?;
+            output::pushed(&report, format);
+            return Ok(Outcome::Clean);
+        }
         StackCommand::Release {
             version,
             key,

@@ -1109,3 +1109,18 @@ pub fn bundled(report: &cairn::ops::bundle::BundleReport, format: Format) {
         report.file.display()
     );
 }
+
+pub fn pushed(report: &cairn::author::PushReport, format: Format) {
+    if format == Format::Json {
+        return json(report);
+    }
+    outln!(
+        "pushed {} ({}), {}",
+        report.reference,
+        report.digest,
+        match &report.signer {
+            Some(signer) => format!("signed by {signer}"),
+            None => "not signed (clusters must opt out to use it)".to_string(),
+        }
+    );
+}

@@ -269,13 +269,54 @@ pub struct CaseResult {
     pub case: String,
     /// Unified diffs of files that differ from the expected ones.
     pub diffs: Vec<String>,
+    /// What else went wrong: an error the fixture did not expect, an
+    /// expected error or diagnostic that did not come.
+    pub problems: Vec<String>,
     pub blessed: bool,
+}
+
+impl CaseResult {
+    pub fn passed(&self) -> bool {
+        self.blessed || (self.diffs.is_empty() && self.problems.is_empty())
+    }
+}
+
+/// `tests/CASE/expect.yaml`: what a fixture expects besides files.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expect {
+    /// The run must fail, with this in its message.
+    #[serde(default)]
+    error: Option<String>,
+    /// Diagnostics the component must return (on success, or with
+    /// `invalid-config`).
+    #[serde(default)]
+    diagnostics: Vec<ExpectedDiagnostic>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpectedDiagnostic {
+    severity: crate::runtime::Severity,
+    #[serde(default)]
+    field: Option<String>,
+    /// Text the message must contain.
+    message: String,
+}
+
+/// What running one fixture gave: the files (by path as they land), or why
+/// it failed; and the diagnostics either way.
+struct Ran {
+    files: Result<BTreeMap<String, String>, String>,
+    diagnostics: Vec<crate::runtime::Diagnostic>,
 }
 
 /// Runs the component in the real sandbox against every fixture in
 /// `tests/*/`: `values.yaml` (the component's values), optional `facts.yaml`
-/// (fact key to value), and the files expected under `expected/`. With
-/// `bless`, the current output becomes the expected one.
+/// (fact key to value), optional `expect.yaml` (an `error` the run must
+/// fail with, `diagnostics` it must return), and the files expected under
+/// `expected/`. Every fixture is run and reported, whatever the others
+/// did. With `bless`, the current output becomes the expected one.
 pub fn test(
     runtime: &Runtime,
     dir: &Path,
@@ -288,7 +329,6 @@ pub fn test(
         component: wasm.display().to_string(),
         error,
     })?;
-    let name = component.metadata.name.clone();
     let tests = dir.join("tests");
     let mut cases: Vec<PathBuf> = std::fs::read_dir(&tests)
         .with_context(|| format!("{} has no tests/ directory of fixtures", dir.display()))?
@@ -309,75 +349,78 @@ pub fn test(
             .unwrap_or_default()
             .to_string_lossy()
             .into_owned();
-        let read_yaml = |file: &str| -> anyhow::Result<Option<serde_json::Value>> {
-            match std::fs::read_to_string(case.join(file)) {
-                Ok(text) => Ok(crate::yaml::from_str(&text)
-                    .with_context(|| format!("{label}/{file} is not valid YAML"))?),
-                Err(_) => Ok(None),
-            }
+        let mut result = CaseResult {
+            case: label.clone(),
+            diffs: Vec::new(),
+            problems: Vec::new(),
+            blessed: false,
         };
-        let given = read_yaml("values.yaml")?;
-        let config = values::prepare(&component.metadata.config_schema, given.as_ref())
-            .map_err(|e| anyhow::anyhow!("{label}: {}", describe_values(&name, &e)))?
-            .to_string();
-        let table = fixture_facts(read_yaml("facts.yaml")?, &label)?;
-        let facts =
-            compose::facts_for(&name, &component.metadata.reads, &table).map_err(|errors| {
-                anyhow::anyhow!(
-                    "{label}: {}",
-                    errors
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                )
-            })?;
-        if !component.metadata.provides.is_empty() {
-            runtime
-                .facts(&component, &config, false)
-                .map_err(|error| ComponentFailure {
-                    component: name.clone(),
-                    error,
-                })
-                .context(label.clone())?;
+        let expect: Expect = match std::fs::read_to_string(case.join("expect.yaml")) {
+            Ok(text) => match crate::yaml::from_str(&text) {
+                Ok(expect) => expect,
+                Err(err) => {
+                    result
+                        .problems
+                        .push(format!("{label}/expect.yaml is not valid: {err:#}"));
+                    results.push(result);
+                    continue;
+                }
+            },
+            Err(_) => Expect::default(),
+        };
+        let ran = run_case(runtime, &component, &case, &label);
+        for wanted in &expect.diagnostics {
+            let found = ran.diagnostics.iter().any(|d| {
+                d.severity == wanted.severity
+                    && (wanted.field.is_none() || d.field == wanted.field)
+                    && d.message.contains(&wanted.message)
+            });
+            if !found {
+                result.problems.push(format!(
+                    "expected a {} diagnostic{} containing {:?}; got: {}",
+                    wanted.severity.name(),
+                    wanted
+                        .field
+                        .as_deref()
+                        .map(|f| format!(" at {f}"))
+                        .unwrap_or_default(),
+                    wanted.message,
+                    if ran.diagnostics.is_empty() {
+                        "none".to_string()
+                    } else {
+                        ran.diagnostics
+                            .iter()
+                            .map(crate::runtime::Diagnostic::shown)
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    }
+                ));
+            }
         }
-        let rendered = runtime
-            .render(&component, &config, &facts, false)
-            .map_err(|error| ComponentFailure {
-                component: name.clone(),
-                error,
-            })
-            .context(label.clone())?;
-        // The same output checks as a real render (paths, YAML, objects).
-        compose::assemble(
-            vec![ComponentFiles {
-                component: name.clone(),
-                files: rendered.files.clone(),
-            }],
-            runtime.limits(),
-        )
-        .map_err(|problems| {
-            anyhow::anyhow!(
-                "{label}: {}",
-                problems
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            )
-        })?;
-        // Config-layer files are expected under config/, where they land.
-        let actual: BTreeMap<String, String> = rendered
-            .files
-            .into_iter()
-            .map(|f| match f.layer {
-                crate::runtime::Layer::Main => (f.path, f.content),
-                crate::runtime::Layer::Config => (
-                    format!("{}/{}", crate::config::layout::CONFIG_DIR, f.path),
-                    f.content,
-                ),
-            })
-            .collect();
+        let actual = match (ran.files, &expect.error) {
+            (Err(error), Some(wanted)) => {
+                if !error.contains(wanted.as_str()) {
+                    result.problems.push(format!(
+                        "expected an error containing {wanted:?}; it failed with: {error}"
+                    ));
+                }
+                results.push(result);
+                continue;
+            }
+            (Ok(_), Some(wanted)) => {
+                result.problems.push(format!(
+                    "expected an error containing {wanted:?}; it rendered"
+                ));
+                results.push(result);
+                continue;
+            }
+            (Err(error), None) => {
+                result.problems.push(error);
+                results.push(result);
+                continue;
+            }
+            (Ok(files), None) => files,
+        };
         let expected_dir = case.join("expected");
         if bless {
             if expected_dir.exists() {
@@ -388,15 +431,11 @@ pub fn test(
                 std::fs::create_dir_all(target.parent().unwrap_or(&expected_dir))?;
                 std::fs::write(target, content)?;
             }
-            results.push(CaseResult {
-                case: label,
-                diffs: Vec::new(),
-                blessed: true,
-            });
+            result.blessed = result.problems.is_empty();
+            results.push(result);
             continue;
         }
         let expected = read_dir_files(&expected_dir)?;
-        let mut diffs = Vec::new();
         let paths: std::collections::BTreeSet<&String> =
             actual.keys().chain(expected.keys()).collect();
         for path in paths {
@@ -408,19 +447,98 @@ pub fn test(
                 want.map_or("", String::as_str),
                 got.map_or("", String::as_str),
             );
-            diffs.push(
+            result.diffs.push(
                 diff.unified_diff()
                     .header(&format!("expected/{path}"), &format!("actual/{path}"))
                     .to_string(),
             );
         }
-        results.push(CaseResult {
-            case: label,
-            diffs,
-            blessed: false,
-        });
+        results.push(result);
     }
     Ok(results)
+}
+
+/// Runs one fixture: its values validated, facts given, `facts` and
+/// `render` called, the output checked as a real render checks it.
+fn run_case(
+    runtime: &Runtime,
+    component: &crate::runtime::Loaded,
+    case: &Path,
+    label: &str,
+) -> Ran {
+    let name = component.metadata.name.clone();
+    let mut diagnostics = Vec::new();
+    let failure = |error: crate::runtime::CallError, diagnostics: &mut Vec<_>| {
+        if let crate::runtime::Failure::InvalidConfig(found) = &error.failure {
+            diagnostics.extend(found.iter().cloned());
+        }
+        format!(
+            "{:#}",
+            anyhow::Error::new(ComponentFailure {
+                component: name.clone(),
+                error,
+            })
+        )
+    };
+    let files = (|| -> Result<BTreeMap<String, String>, String> {
+        let read_yaml = |file: &str| -> Result<Option<serde_json::Value>, String> {
+            match std::fs::read_to_string(case.join(file)) {
+                Ok(text) => crate::yaml::from_str(&text)
+                    .map_err(|e| format!("{label}/{file} is not valid YAML: {e:#}")),
+                Err(_) => Ok(None),
+            }
+        };
+        let given = read_yaml("values.yaml")?;
+        let config = values::prepare(&component.metadata.config_schema, given.as_ref())
+            .map_err(|e| describe_values(&name, &e))?
+            .to_string();
+        let table = fixture_facts(read_yaml("facts.yaml")?, label).map_err(|e| format!("{e:#}"))?;
+        let facts =
+            compose::facts_for(&name, &component.metadata.reads, &table).map_err(|errors| {
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })?;
+        if !component.metadata.provides.is_empty() {
+            runtime
+                .facts(component, &config, false)
+                .map_err(|error| failure(error, &mut diagnostics))?;
+        }
+        let rendered = runtime
+            .render(component, &config, &facts, false)
+            .map_err(|error| failure(error, &mut diagnostics))?;
+        diagnostics.extend(rendered.diagnostics.iter().cloned());
+        // The same output checks as a real render (paths, YAML, objects).
+        compose::assemble(
+            vec![ComponentFiles {
+                component: name.clone(),
+                files: rendered.files.clone(),
+            }],
+            runtime.limits(),
+        )
+        .map_err(|problems| {
+            problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
+        // Config-layer files are expected under config/, where they land.
+        Ok(rendered
+            .files
+            .into_iter()
+            .map(|f| match f.layer {
+                crate::runtime::Layer::Main => (f.path, f.content),
+                crate::runtime::Layer::Config => (
+                    format!("{}/{}", crate::config::layout::CONFIG_DIR, f.path),
+                    f.content,
+                ),
+            })
+            .collect())
+    })();
+    Ran { files, diagnostics }
 }
 
 fn describe_values(component: &str, err: &values::ValuesError) -> String {

@@ -570,14 +570,7 @@ fn describe_failure(component: &str, error: &CallError) -> String {
     let mut out = format!("component {component:?}: {}", error.failure);
     if let Failure::InvalidConfig(diags) = &error.failure {
         for d in diags {
-            match &d.field {
-                Some(field) => {
-                    let _ = write!(out, "\n  - {component}.{field}: {}", d.message);
-                }
-                None => {
-                    let _ = write!(out, "\n  - {}", d.message);
-                }
-            }
+            let _ = write!(out, "\n  - {}", d.shown());
         }
     }
     let log = error.log.trim_end();

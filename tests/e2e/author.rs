@@ -88,6 +88,49 @@ fn a_rust_scaffold_builds_renders_and_tests_and_mismatches_show_a_diff() {
     cairn(&world, &["component", "test", &dir_arg, "--wasm", &wasm])
         .assert()
         .success();
+
+    // Fixtures can expect a failure, and every fixture is reported even when
+    // some fail.
+    let fixture = |case: &str, values: &str, expect: Option<&str>| {
+        let case_dir = dir.join("tests").join(case);
+        std::fs::create_dir_all(&case_dir).unwrap();
+        std::fs::write(case_dir.join("values.yaml"), values).unwrap();
+        if let Some(expect) = expect {
+            std::fs::write(case_dir.join("expect.yaml"), expect).unwrap();
+        }
+    };
+    fixture(
+        "a-refused-value",
+        "greeting: 5
+",
+        Some("error: \"greeting: 5 is not of type \\\"string\\\"\"\n"),
+    );
+    fixture(
+        "an-unexpected-failure",
+        "nope: 1
+",
+        None,
+    );
+    fixture(
+        "a-missing-diagnostic",
+        "{}
+",
+        Some("diagnostics:\n  - {severity: warning, field: greeting, message: too short}\n"),
+    );
+    let output = cairn(&world, &["component", "test", &dir_arg, "--wasm", &wasm])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let out = stdout(&output);
+    for expected in [
+        "ok      a-refused-value\n",
+        "FAILED  a-missing-diagnostic\n  - expected a warning diagnostic at greeting containing \"too short\"; got: none\n",
+        "ok      default\n",
+        "FAILED  an-unexpected-failure\n  - hello-rust.nope: unknown option",
+        "2 passed, 2 failed",
+    ] {
+        assert!(out.contains(expected), "{expected:?} in:\n{out}");
+    }
 }
 
 #[test]

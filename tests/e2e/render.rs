@@ -204,7 +204,7 @@ fn a_component_rejecting_its_config_names_the_field() {
         "{err}"
     );
     assert!(
-        err.contains("cert-manager.issuer.email: an e-mail is required"),
+        err.contains("  - error: issuer.email: an e-mail is required"),
         "{err}"
     );
     assert!(!world.path("out").exists());

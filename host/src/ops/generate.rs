@@ -188,6 +188,9 @@ pub struct GenerateReport {
     #[serde(skip)]
     pub output: PathBuf,
     pub warnings: Vec<String>,
+    /// What components said (warnings, notes), each shown as every command
+    /// shows a diagnostic (`warning: component "x": field: message`).
+    pub diagnostics: Vec<String>,
     /// The order Flux brings the stack up in: waves of Kustomizations,
     /// each waiting for the ones before.
     pub order: Vec<Vec<String>>,
@@ -290,17 +293,21 @@ fn report(prepared: &Prepared) -> GenerateReport {
         changes: prepared.plan.changes.clone(),
         logs: prepared.generated.rendering.logs.clone(),
         output: PathBuf::from(&prepared.session.project.config.output),
-        warnings: prepared
+        diagnostics: prepared
             .generated
             .rendering
             .diagnostics
             .iter()
-            .map(|(c, d)| match (c.is_empty(), &d.field) {
-                (true, _) => d.message.clone(),
-                (false, Some(f)) => format!("{c}.{f}: {}", d.message),
-                (false, None) => format!("{c}: {}", d.message),
+            .map(|(c, d)| {
+                if c.is_empty() {
+                    d.shown()
+                } else {
+                    d.shown_for(c)
+                }
             })
-            .chain(resealed_warning(&prepared.generated.rendering.unopened))
+            .collect(),
+        warnings: resealed_warning(&prepared.generated.rendering.unopened)
+            .into_iter()
             .chain(prune_warnings(&prepared.plan))
             .chain(
                 prepared

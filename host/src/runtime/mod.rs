@@ -134,6 +134,40 @@ pub struct Diagnostic {
     pub file: Option<String>,
 }
 
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+impl Diagnostic {
+    /// The one way a diagnostic is shown, in every command:
+    /// `warning: field: message (file)`.
+    pub fn shown(&self) -> String {
+        let mut text = format!("{}: ", self.severity.name());
+        if let Some(field) = &self.field {
+            text.push_str(&format!("{field}: "));
+        }
+        text.push_str(&self.message);
+        if let Some(file) = &self.file {
+            text.push_str(&format!(" ({file})"));
+        }
+        text
+    }
+
+    /// [`Diagnostic::shown`] for a diagnostic of `component`:
+    /// `warning: component "x": field: message (file)`.
+    pub fn shown_for(&self, component: &str) -> String {
+        let shown = self.shown();
+        let rest = &shown[self.severity.name().len() + 2..];
+        format!("{}: component {component:?}: {rest}", self.severity.name())
+    }
+}
+
 /// When Flux applies a file, relative to the component's other files (see
 /// `layer` in the WIT).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

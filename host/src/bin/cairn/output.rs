@@ -301,12 +301,7 @@ pub fn render(report: &RenderReport, format: Format) {
         outln!("rendered {} {} ({} files)", c.name, c.version, c.files);
     }
     for (component, d) in &report.diagnostics {
-        let field = d
-            .field
-            .as_deref()
-            .map(|f| format!(" ({component}.{f})"))
-            .unwrap_or_default();
-        errln!("{:?} from {component}: {}{field}", d.severity, d.message);
+        errln!("{}", d.shown_for(component));
     }
     outln!("wrote {} files to {}", report.files, report.out.display());
 }
@@ -532,6 +527,9 @@ fn summary(report: &GenerateReport, verb: &str) {
     }
     if report.order_changed {
         order(&report.order);
+    }
+    for diagnostic in &report.diagnostics {
+        errln!("{diagnostic}");
     }
     for warning in &report.warnings {
         errln!("warning: {warning}");
@@ -858,10 +856,7 @@ pub fn built(path: &Path, format: Format) {
 
 /// Returns how many fixtures failed.
 pub fn component_test(results: &[CaseResult], format: Format) -> usize {
-    let failed = results
-        .iter()
-        .filter(|r| !r.blessed && !r.diffs.is_empty())
-        .count();
+    let failed = results.iter().filter(|r| !r.passed()).count();
     if format == Format::Json {
         json(&Checked {
             ok: failed == 0,
@@ -872,10 +867,15 @@ pub fn component_test(results: &[CaseResult], format: Format) -> usize {
     for result in results {
         if result.blessed {
             outln!("blessed {}", result.case);
-        } else if result.diffs.is_empty() {
+        } else if result.passed() {
             outln!("ok      {}", result.case);
         } else {
             outln!("FAILED  {}", result.case);
+            for problem in &result.problems {
+                for (i, line) in problem.lines().enumerate() {
+                    outln!("{}{line}", if i == 0 { "  - " } else { "    " });
+                }
+            }
             for diff in &result.diffs {
                 out!("{diff}");
             }

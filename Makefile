@@ -19,7 +19,7 @@ TOOLS := target/tools/bin
 export CAIRN_COMPONENTIZE_PY := $(CURDIR)/target/tools/py/bin/componentize-py
 REFERENCE := target/stacks/reference
 
-.PHONY: all tools component-tools system-tools browser-tools ui plugins host stack test test-plugins test-host demo bench fuzz lint fmt clean
+.PHONY: all tools component-tools system-tools browser-tools c-tools ui plugins host stack test test-plugins test-host demo bench fuzz lint fmt clean
 
 all: stack
 
@@ -39,6 +39,12 @@ component-tools:
 ## SOPS files with.
 system-tools:
 	tests/tools/install-system-tools
+
+## clang, lld and wasi-libc (Debian), wit-bindgen and wasm-tools (crates.io,
+## pinned, built once into target/tools) and the WASI reactor adapter: the
+## toolchain of C components, which the tests build from the docs' commands.
+c-tools:
+	tests/tools/install-c-tools
 
 ## Chromium (Debian) and playwright-core (npm, pinned in tests/browser),
 ## which the tests drive the configure page with.
@@ -63,7 +69,7 @@ stack: plugins host component-tools
 	$(CAIRN_DEBUG) stack build stacks/reference --out $(REFERENCE)
 	cp stacks/catalog.yaml target/stacks/catalog.yaml
 
-test: stack $(TOOLS)/kubectl system-tools browser-tools test-plugins test-host
+test: stack $(TOOLS)/kubectl system-tools browser-tools c-tools test-plugins test-host
 
 ## The SDK's and every component's native unit tests (the whole plugins
 ## workspace, so a new component's tests run without being listed).
@@ -71,7 +77,7 @@ test-plugins: tools
 	cd plugins && $(CARGO) test --target $(HOST_TARGET) --workspace
 
 ## The host's unit tests and the end-to-end tests in tests/.
-test-host: stack $(TOOLS)/kubectl system-tools browser-tools
+test-host: stack $(TOOLS)/kubectl system-tools browser-tools c-tools
 	$(CARGO) test
 
 demo: stack system-tools

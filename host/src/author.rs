@@ -32,14 +32,22 @@ pub enum Language {
     Rust,
     Js,
     Python,
+    /// C through wit-bindgen, clang and wasm-tools (`build:` in
+    /// component.yaml drives them).
+    C,
+    /// Any other toolchain that makes a WebAssembly component: `build:`
+    /// and `output:` in component.yaml say how and where.
+    Other,
 }
 
 impl Language {
     /// Every language, by the name `component new --lang` takes.
-    pub const ALL: [(&str, Language); 3] = [
+    pub const ALL: [(&str, Language); 5] = [
         ("rust", Language::Rust),
         ("js", Language::Js),
         ("python", Language::Python),
+        ("c", Language::C),
+        ("other", Language::Other),
     ];
 }
 
@@ -53,19 +61,31 @@ impl std::str::FromStr for Language {
             .map(|(_, l)| *l)
             .ok_or_else(|| {
                 let names: Vec<&str> = Self::ALL.iter().map(|(n, _)| *n).collect();
-                format!("no language {name:?}; choose one of {}", names.join(", "))
+                format!(
+                    "no language {name:?}; choose one of {} (`other` for any toolchain that makes a WebAssembly component: component.yaml's `build:` runs it)",
+                    names.join(", ")
+                )
             })
     }
 }
 
-/// `component.yaml`: what a non-Rust component is and where it starts.
+/// `component.yaml`: what a non-Rust component is and how it is built.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     pub name: String,
     pub language: Language,
     /// The JavaScript module, or the Python module name.
+    #[serde(default)]
     pub entry: String,
+    /// A shell command (`sh -c`, in the component's directory) that builds
+    /// the component, for any toolchain; it gets `CAIRN_WIT` (a directory
+    /// holding the WIT), `CAIRN_WORLD` and `CAIRN_OUT` in its environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<String>,
+    /// Where `build` leaves the component, relative to the directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
 }
 
 /// What a component directory holds.
@@ -74,6 +94,7 @@ pub struct Project {
     pub name: String,
     pub language: Language,
     entry: String,
+    command: Option<(String, String)>,
 }
 
 impl Project {
@@ -84,11 +105,34 @@ impl Project {
             let m: Manifest = crate::yaml::from_str(&text).with_context(|| {
                 format!("{} is not a valid component manifest", manifest.display())
             })?;
+            let command = match (m.build, m.output) {
+                (Some(build), Some(output)) => Some((build, output)),
+                (None, None) => None,
+                _ => bail!(
+                    "{}: `build:` and `output:` go together: the command that builds the component, and where it leaves it",
+                    manifest.display()
+                ),
+            };
+            if command.is_none() && matches!(m.language, Language::C | Language::Other) {
+                bail!(
+                    "{}: cairn has no built-in toolchain for `language: {}`; say how to build it with `build:` (a shell command) and `output:` (where it leaves the .wasm); see docs/authoring.md, \"Any other language\"",
+                    manifest.display(),
+                    if m.language == Language::C {
+                        "c"
+                    } else {
+                        "other"
+                    }
+                );
+            }
+            if command.is_none() && m.entry.is_empty() {
+                bail!("{}: `entry:` names the module to build", manifest.display());
+            }
             return Ok(Self {
                 dir: dir.to_path_buf(),
                 name: m.name,
                 language: m.language,
                 entry: m.entry,
+                command,
             });
         }
         let cargo = dir.join("Cargo.toml");
@@ -107,10 +151,11 @@ impl Project {
                 name: name.into(),
                 language: Language::Rust,
                 entry: String::new(),
+                command: None,
             });
         }
         bail!(
-            "{} is not a component: it has neither {MANIFEST} (JavaScript, Python) nor Cargo.toml (Rust); `cairn component new` makes one",
+            "{} is not a component: it has neither {MANIFEST} nor Cargo.toml; `cairn component new NAME --lang rust|js|python|c|other` makes one, and for any other toolchain a {MANIFEST} with `language: other`, `build:` and `output:` is enough (docs/authoring.md, \"Any other language\")",
             dir.display()
         )
     }
@@ -135,10 +180,12 @@ pub fn build(
         std::fs::create_dir_all(parent)?;
     }
     let task = progress.start(&format!("building {}", project.name));
-    let result = match project.language {
-        Language::Rust => build_rust(&project, &out),
-        Language::Js => build_js(&project, &out),
-        Language::Python => build_python(&project, &out),
+    let result = match (&project.command, project.language) {
+        (Some((command, output)), _) => build_command(&project, command, output, &out),
+        (None, Language::Rust) => build_rust(&project, &out),
+        (None, Language::Js) => build_js(&project, &out),
+        (None, Language::Python) => build_python(&project, &out),
+        (None, Language::C | Language::Other) => unreachable!("checked when opened"),
     };
     drop(task);
     result.with_context(|| {
@@ -196,6 +243,38 @@ fn build_rust(project: &Project, out: &Path) -> anyhow::Result<()> {
         .context("cargo built no .wasm; is the crate a cdylib (crate-type = [\"cdylib\"])?")?;
     std::fs::copy(&artifact, out)
         .with_context(|| format!("cannot copy {} to {}", artifact.display(), out.display()))?;
+    Ok(())
+}
+
+/// Runs component.yaml's `build:` in the component's directory and copies
+/// what it leaves at `output` to `out`.
+fn build_command(project: &Project, command: &str, output: &str, out: &Path) -> anyhow::Result<()> {
+    let wit = wit_dir()?;
+    let mut shell = Command::new("sh");
+    shell
+        .arg("-c")
+        .arg(command)
+        .current_dir(&project.dir)
+        .env("CAIRN_WIT", wit.path())
+        .env("CAIRN_WORLD", WORLD)
+        .env("CAIRN_OUT", std::path::absolute(out)?);
+    run(shell, &format!("the build command of {MANIFEST}"))?;
+    let built = project.dir.join(output);
+    let bytes = std::fs::read(&built).with_context(|| {
+        format!(
+            "the build command left nothing at {} (`output:` in {MANIFEST})",
+            built.display()
+        )
+    })?;
+    if bytes.get(..8) == Some(&[0, b'a', b's', b'm', 1, 0, 0, 0]) {
+        bail!(
+            "{} is a core WebAssembly module, not a component: wrap it with `wasm-tools component new CORE.wasm --adapt wasi_snapshot_preview1=wasi_snapshot_preview1.reactor.wasm -o COMPONENT.wasm` (docs/authoring.md, \"Any other language\")",
+            built.display()
+        );
+    }
+    if built != out {
+        std::fs::write(out, bytes).with_context(|| format!("cannot write {}", out.display()))?;
+    }
     Ok(())
 }
 
@@ -641,16 +720,16 @@ pub fn scaffold(
         Language::Rust => "Rust",
         Language::Js => "JavaScript",
         Language::Python => "Python",
+        Language::C => "C",
+        Language::Other => "a language of your choice",
     };
     files.push((
         "README.md",
         fill(include_str!("../templates/README.md.tmpl")).replace("{{language}}", language_name),
     ));
     let namespace = format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n");
-    let greeting = match language {
-        Language::Rust => "hello",
-        Language::Js | Language::Python => "\"hello\"",
-    };
+    // Every language's scaffold renders these same bytes.
+    let greeting = "hello";
     files.push(("tests/default/expected/namespace.yaml", namespace));
     files.push((
         "tests/default/expected/configmap.yaml",
@@ -699,6 +778,19 @@ pub fn scaffold(
                 "app.py",
                 fill(include_str!("../templates/python/app.py.tmpl")),
             ));
+        }
+        Language::C => {
+            files.push((
+                MANIFEST,
+                fill(include_str!("../templates/c/component.yaml.tmpl")),
+            ));
+            files.push((
+                "component.c",
+                fill(include_str!("../templates/c/component.c.tmpl")),
+            ));
+        }
+        Language::Other => {
+            files.push((MANIFEST, fill(include_str!("../templates/other.yaml.tmpl"))));
         }
     }
     for (path, content) in files {

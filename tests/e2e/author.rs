@@ -16,8 +16,25 @@ fn cairn(world: &World, args: &[&str]) -> assert_cmd::Command {
             "CAIRN_COMPONENTIZE_JS",
             root().join("plugins/node_modules/@bytecodealliance/componentize-js"),
         )
-        .env("CAIRN_COMPONENTIZE_PY", support::py_tool("componentize-py"));
+        .env("CAIRN_COMPONENTIZE_PY", support::py_tool("componentize-py"))
+        .env("WIT_BINDGEN", c_tool("bin/wit-bindgen"))
+        .env("WASM_TOOLS", c_tool("bin/wasm-tools"))
+        .env(
+            "WASI_ADAPTER",
+            c_tool("wasi_snapshot_preview1.reactor.wasm"),
+        );
     cmd
+}
+
+/// A tool `tests/tools/install-c-tools` puts in target/tools.
+fn c_tool(rel: &str) -> std::path::PathBuf {
+    let path = root().join("target/tools").join(rel);
+    assert!(
+        path.exists(),
+        "{} is missing: run tests/tools/install-c-tools (make test does)",
+        path.display()
+    );
+    path
 }
 
 fn scaffold_builds_and_passes(lang: &str) -> (World, std::path::PathBuf) {
@@ -141,6 +158,164 @@ fn a_javascript_scaffold_builds_renders_and_tests() {
 #[test]
 fn a_python_scaffold_builds_renders_and_tests() {
     scaffold_builds_and_passes("python");
+}
+
+#[test]
+fn a_c_scaffold_builds_renders_and_tests() {
+    scaffold_builds_and_passes("c");
+}
+
+#[test]
+fn every_language_renders_the_same_fixture_to_the_same_bytes() {
+    let world = World::new();
+    let sdk = root().join("plugins/sdk").display().to_string();
+    let values = world.write(
+        "values.yaml",
+        "hello:\n  greeting: howdy\n  namespace: team-a\n",
+    );
+    let mut trees = Vec::new();
+    for lang in ["rust", "js", "python", "c"] {
+        let dir = world.path(lang).join("hello");
+        let dir_arg = dir.display().to_string();
+        let mut args = vec![
+            "component",
+            "new",
+            "hello",
+            "--lang",
+            lang,
+            "--path",
+            &dir_arg,
+        ];
+        if lang == "rust" {
+            args.extend(["--sdk", sdk.as_str()]);
+        }
+        cairn(&world, &args).assert().success();
+        let built = cairn(&world, &["component", "build", &dir_arg])
+            .output()
+            .unwrap();
+        assert!(built.status.success(), "{lang}: {}", stderr(&built));
+        let out = world.path(&format!("out-{lang}"));
+        let rendered = cairn(&world, &["render", "--values"])
+            .arg(&values)
+            .arg("--out")
+            .arg(&out)
+            .arg(dir.join("build/hello.wasm"))
+            .output()
+            .unwrap();
+        assert!(rendered.status.success(), "{lang}: {}", stderr(&rendered));
+        trees.push((lang, support::read_tree(&out)));
+    }
+    let (first, expected) = &trees[0];
+    assert!(
+        expected["hello/configmap.yaml"].contains("greeting: howdy\n"),
+        "{expected:?}"
+    );
+    for (lang, tree) in &trees[1..] {
+        assert_eq!(tree, expected, "{lang} differs from {first}");
+    }
+}
+
+#[test]
+fn the_docs_c_build_is_the_scaffolds_and_other_toolchains_get_clear_errors() {
+    // The component.yaml docs/authoring.md shows is the one `--lang c` makes.
+    let docs = std::fs::read_to_string(root().join("docs/authoring.md")).unwrap();
+    let block = docs
+        .split("<!-- c-component-yaml")
+        .nth(1)
+        .and_then(|rest| rest.split("```yaml\n").nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .expect("docs/authoring.md shows the C component.yaml");
+    let world = World::new();
+    let dir = world.path("hello-c");
+    let dir_arg = dir.display().to_string();
+    cairn(
+        &world,
+        &[
+            "component",
+            "new",
+            "hello-c",
+            "--lang",
+            "c",
+            "--path",
+            &dir_arg,
+        ],
+    )
+    .assert()
+    .success();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("component.yaml")).unwrap(),
+        block
+    );
+
+    // `other`: a skeleton that says what to write.
+    let other = world.path("hello-other");
+    let other_arg = other.display().to_string();
+    cairn(
+        &world,
+        &[
+            "component",
+            "new",
+            "hello-other",
+            "--lang",
+            "other",
+            "--path",
+            &other_arg,
+        ],
+    )
+    .assert()
+    .success();
+    let built = cairn(&world, &["component", "build", &other_arg])
+        .output()
+        .unwrap();
+    assert_eq!(built.status.code(), Some(2));
+    assert!(
+        stderr(&built).contains("write the commands that build hello-other under build:"),
+        "{}",
+        stderr(&built)
+    );
+
+    // A C component without `build:`: the fix is named.
+    std::fs::write(
+        other.join("component.yaml"),
+        "name: hello-other\nlanguage: c\n",
+    )
+    .unwrap();
+    let built = cairn(&world, &["component", "build", &other_arg])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&built)
+            .contains("no built-in toolchain for `language: c`; say how to build it with `build:`"),
+        "{}",
+        stderr(&built)
+    );
+    // A build that leaves a core module: the command that makes it a
+    // component is named.
+    std::fs::create_dir_all(other.join("build")).unwrap();
+    std::fs::write(
+        other.join("component.yaml"),
+        "name: hello-other\nlanguage: other\nbuild: printf '\\0asm\\1\\0\\0\\0' > build/core.wasm\noutput: build/core.wasm\n",
+    )
+    .unwrap();
+    let built = cairn(&world, &["component", "build", &other_arg])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&built).contains(
+            "is a core WebAssembly module, not a component: wrap it with `wasm-tools component new"
+        ),
+        "{}",
+        stderr(&built)
+    );
+    // An unknown language: `other` is offered.
+    let unknown = cairn(&world, &["component", "new", "x", "--lang", "zig"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&unknown).contains("[possible values: rust, js, python, c, other]"),
+        "{}",
+        stderr(&unknown)
+    );
 }
 
 #[test]

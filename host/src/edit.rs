@@ -332,6 +332,47 @@ pub fn insert_block(
     )
 }
 
+/// Adds `comment` (whole `#` lines, indented for the mapping at `parent`)
+/// after the last entry of that mapping, changing nothing it means. The
+/// mapping must exist, in block style, with at least one entry.
+pub fn append_comment(
+    text: &str,
+    origin: &str,
+    parent: &[&str],
+    comment: &str,
+) -> Result<String, EditError> {
+    let (key, parents) = parent.split_last().expect("a path names at least one key");
+    splice(
+        text,
+        origin,
+        parents,
+        key,
+        |mapping| {
+            let node = mapping.get(*key)?;
+            let inner = node.as_mapping()?;
+            if inner.is_flow_style() {
+                return None;
+            }
+            let last = inner.entries().last()?;
+            let end = last
+                .value_node()
+                .map(|v| v.byte_range().end)
+                .or_else(|| last.key_node().map(|k| k.byte_range().end))?;
+            let at = line_end(text, end as usize);
+            let mut inserted = String::new();
+            if !text[..at].ends_with('\n') {
+                inserted.push('\n');
+            }
+            inserted.push_str(comment);
+            if !comment.ends_with('\n') {
+                inserted.push('\n');
+            }
+            Some((at, at, inserted))
+        },
+        |_| Some(()),
+    )
+}
+
 /// Replaces `text[start..end]` with text placed on the syntax tree by
 /// `place` (given the mapping at `parent`), and checks the result means
 /// what `intended` makes of that mapping's parsed value. `None` from either
@@ -697,6 +738,32 @@ mod tests {
         for (what, got, want) in cases {
             check(&[(what, text, got, want)]);
         }
+    }
+
+    #[test]
+    fn appends_comments_to_a_mapping_changing_nothing() {
+        let text = "values:\n  gateway:\n    domain: a # ours\n  logs:\n    enabled: true\n";
+        let got = append_comment(
+            text,
+            "cairn.yaml",
+            &["values", "gateway"],
+            "    # name (string): new\n    # name: x\n",
+        );
+        check(&[(
+            "after the last entry",
+            text,
+            got,
+            "values:\n  gateway:\n    domain: a # ours\n    # name (string): new\n    # name: x\n  logs:\n    enabled: true\n",
+        )]);
+        assert!(
+            append_comment(
+                "values:\n  gateway: {domain: a}\n",
+                "c",
+                &["values", "gateway"],
+                "# x\n"
+            )
+            .is_err()
+        );
     }
 
     #[test]

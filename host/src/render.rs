@@ -652,7 +652,7 @@ mod tests {
                 ),
                 vec![
                     "component \"loki\": rejected its configuration",
-                    "\n  - loki.replicas: must be positive",
+                    "\n  - error: replicas: must be positive",
                 ],
                 vec![],
             ),

@@ -629,3 +629,39 @@ fn a_reader_that_goes_away_ends_cairn_quietly() {
     assert_eq!(output.status.code(), Some(141), "{}", stderr(&output));
     assert!(stderr(&output).is_empty(), "{}", stderr(&output));
 }
+
+#[test]
+fn an_update_documents_the_options_a_release_adds() {
+    let world = World::new();
+    let dir = world.path("stack");
+    std::fs::create_dir_all(&dir).unwrap();
+    git(&dir, &["init", "-q"]);
+    // Release 2 of `web` is another build with another option (`image`).
+    for (tag, crate_name) in [("v1.0.0", "app"), ("v2.0.0", "admin")] {
+        support::write_stack(
+            &dir,
+            &[support::StackEntry {
+                name: "web",
+                crate_name,
+                enabled: true,
+            }],
+            tag,
+        );
+        git(&dir, &["add", "-A"]);
+        git(&dir, &["commit", "-qm", tag]);
+        support::release(&dir, tag);
+    }
+    let gitops = world.gitops(&dir, "v1.0.0", "  web:\n    greeting: hi # mine\n");
+    let update = run(&world, &gitops, &["update"]);
+    assert!(update.status.success(), "{}", stderr(&update));
+    assert!(
+        stdout(&update).contains("values.web: new options documented (commented out): image"),
+        "{}",
+        stdout(&update)
+    );
+    let config = std::fs::read_to_string(gitops.join("cairn.yaml")).unwrap();
+    assert!(
+        config.contains("  web:\n    greeting: hi # mine\n    # image (string or null): The agent's image.\n    # image: null\n"),
+        "{config}"
+    );
+}

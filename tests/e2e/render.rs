@@ -318,6 +318,11 @@ fn inspect_shows_identity_facts_capabilities_and_schema() {
         "gateway.name",
         "wasi:cli/environment@0.2",
         "\"email\"",
+        // Whether a fact it reads is required, the contract and WASI it
+        // was built for, its readme.
+        "(optional, applied after its provider)",
+        "built for: cairn:component@0.2.0, WASI 0.2.6",
+        "readme:\n  # cert-manager",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }

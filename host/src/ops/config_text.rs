@@ -37,7 +37,7 @@ pub fn component_block(name: &str, enabled: bool, meta: &Metadata) -> String {
 }
 
 /// An option as comment lines: what it is, then how to set it.
-fn option_lines(option: &OptionDoc) -> String {
+pub(super) fn option_lines(option: &OptionDoc) -> String {
     let name = crate::text::one_line(&option.name, 80);
     let mut about = crate::text::one_line(&option.kind, 120);
     if option.required {

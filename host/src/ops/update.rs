@@ -185,12 +185,19 @@ pub fn update(options: &Options, what: &UpdateOptions) -> anyhow::Result<UpdateR
     // Components by their names here (an included stack's aliases applied).
     let here = |name: &String| which.alias.get(name).unwrap_or(name).clone();
     let current_pin_for_permissions = current_pin.clone();
-    let current_names: Vec<String> = Stack::load(&source, current_pin)
+    let current_stack = Stack::load(&source, current_pin).ok().map(|mut stack| {
+        for component in &mut stack.definition.components {
+            component.name = here(&component.name);
+        }
+        stack
+    });
+    let current_names: Vec<String> = current_stack
+        .as_ref()
         .map(|s| {
             s.definition
                 .components
                 .iter()
-                .map(|c| here(&c.name))
+                .map(|c| c.name.clone())
                 .collect()
         })
         .unwrap_or_default();
@@ -261,6 +268,16 @@ pub fn update(options: &Options, what: &UpdateOptions) -> anyhow::Result<UpdateR
         return Ok(report);
     }
     migrate(options, &project, &target_stack, &mut updated, &mut report)?;
+    if let Some(current) = &current_stack {
+        document_new_options(
+            options,
+            &project,
+            current,
+            &target_stack,
+            &mut updated,
+            &mut report,
+        )?;
+    }
     crate::files::write_atomic(&project.config_path, updated.as_bytes())
         .with_context(|| format!("cannot write {origin}"))?;
     if which.main && project.config.stacks.is_empty() {
@@ -482,6 +499,69 @@ fn migrate(
             }
             Err(_) => report.migrations.push(format!(
                 "{version} adds component {name} ({state} by default); `cairn show {name}` lists its options"
+            )),
+        }
+    }
+    Ok(())
+}
+
+/// For each component both versions have and cairn.yaml configures (a
+/// block mapping), the options the target adds, documented as comment
+/// lines at the end of its block, as `init` writes them: an option the
+/// user has not set is still where they look for it.
+fn document_new_options(
+    options: &Options,
+    project: &Project,
+    current: &Stack,
+    target: &Stack,
+    text: &mut String,
+    report: &mut UpdateReport,
+) -> anyhow::Result<()> {
+    let origin = project.config_path.display().to_string();
+    let own = crate::config::UserConfig::parse(text, &origin)?.values;
+    let both: Vec<&str> = target
+        .definition
+        .components
+        .iter()
+        .map(|c| c.name.as_str())
+        .filter(|n| {
+            current.definition.component(n).is_some() && own.get(*n).is_some_and(|v| v.is_object())
+        })
+        .collect();
+    if both.is_empty() {
+        return Ok(());
+    }
+    let runtime = options.sandbox.runtime()?;
+    let progress = &*options.sandbox.progress;
+    let (then, then_index) = load_components(&runtime, progress, current, &both)?;
+    let (now, now_index) = load_components(&runtime, progress, target, &both)?;
+    for ((name, i), j) in both.iter().zip(then_index).zip(now_index) {
+        let known: std::collections::BTreeSet<String> =
+            crate::values::options(&then[i].metadata.config_schema)
+                .into_iter()
+                .map(|o| o.name)
+                .collect();
+        let added: Vec<crate::values::OptionDoc> =
+            crate::values::options(&now[j].metadata.config_schema)
+                .into_iter()
+                .filter(|o| !known.contains(&o.name))
+                .collect();
+        if added.is_empty() {
+            continue;
+        }
+        let comment: String = added.iter().map(config_text::option_lines).collect();
+        let names: Vec<&str> = added.iter().map(|o| o.name.as_str()).collect();
+        match crate::edit::append_comment(text, &origin, &["values", name], &comment) {
+            Ok(edited) => {
+                *text = edited;
+                report.migrations.push(format!(
+                    "values.{name}: new options documented (commented out): {}",
+                    names.join(", ")
+                ));
+            }
+            Err(_) => report.migrations.push(format!(
+                "values.{name}: the new release adds options {}; `cairn show {name}` describes them",
+                names.join(", ")
             )),
         }
     }

@@ -320,12 +320,45 @@ pub fn inspect(report: &InspectReport, format: Format) {
             outln!("  (none)");
         }
         for d in decls {
-            let required = if d.required { " (required)" } else { "" };
-            outln!("  {:<24} {}{required}", d.key, d.description);
+            let mut notes = Vec::new();
+            if title == "reads facts" {
+                notes.push(if d.required { "required" } else { "optional" });
+                if d.wait {
+                    notes.push("applied after its provider");
+                }
+            }
+            let notes = if notes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", notes.join(", "))
+            };
+            outln!("  {:<24} {}{notes}", d.key, d.description);
         }
     };
     facts("provides facts", &report.provides);
     facts("reads facts", &report.reads);
+    // The contract and WASI versions it was built against.
+    let versions = |prefix: &str| -> Vec<String> {
+        let mut found: Vec<String> = report
+            .imports
+            .iter()
+            .filter(|i| i.starts_with(prefix))
+            .filter_map(|i| i.rsplit_once('@').map(|(_, v)| v.to_string()))
+            .collect();
+        found.sort();
+        found.dedup();
+        found
+    };
+    let wasi = versions("wasi:");
+    outln!(
+        "built for: cairn:component@{}, WASI {}",
+        versions("cairn:").join(", "),
+        if wasi.is_empty() {
+            "none".to_string()
+        } else {
+            wasi.join(", ")
+        }
+    );
     outln!("imports (capabilities):");
     for import in &report.imports {
         outln!("  {import}");
@@ -333,6 +366,13 @@ pub fn inspect(report: &InspectReport, format: Format) {
     outln!("options:");
     options(&cairn::values::options(&report.config_schema));
     outln!("(the raw configuration schema: `cairn inspect -o json`)");
+    if !report.readme.trim().is_empty() {
+        outln!();
+        outln!("readme:");
+        for line in report.readme.trim_end().lines() {
+            outln!("  {line}");
+        }
+    }
 }
 
 pub fn show(report: &ShowReport, format: Format) {

@@ -129,14 +129,27 @@ def make_stack(dir, wasm, components):
     git(dir, "init", "-q")
     git(dir, "add", "-A")
     git(dir, "commit", "-qm", "release")
-    git(dir, "tag", "v0.1.0")
+    # A signed release, as publishers make them: every run checks it.
+    key = release_key(dir.parent)
+    git(dir, "-c", "gpg.format=ssh", "-c", f"user.signingkey={key}", "tag", "-s", "-m", "v0.1.0", "v0.1.0")
+
+
+def release_key(work):
+    """The bench's release-signing key (ssh-keygen), made once in `work`."""
+    key = work / "release-key"
+    if not key.exists():
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    return key
 
 
 def make_gitops(dir, stack, values):
-    """A GitOps repository (a git work tree, as Flux pulls) with a cairn.yaml."""
+    """A GitOps repository (a git work tree, as Flux pulls) with a cairn.yaml
+    trusting the bench's release key."""
     dir.mkdir(parents=True)
     git(dir, "init", "-q")
-    (dir / "cairn.yaml").write_text(f"stack:\n  source: {stack}\n  version: v0.1.0\nvalues:\n{values}")
+    public = (release_key(stack.parent).with_suffix(".pub")).read_text().strip()
+    (dir / "cairn.yaml").write_text(
+        f"stack:\n  source: {stack}\n  version: v0.1.0\n  signers:\n    - {public}\nvalues:\n{values}")
 
 
 def empty(dir):

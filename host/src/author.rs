@@ -925,6 +925,29 @@ fn up_to_date(wasm: &Path, source: &Path) -> bool {
     true
 }
 
+/// Refuses a stack whose stack.yaml does not match its built components,
+/// saying to rebuild and then `next`.
+fn check_built(
+    runtime: &Runtime,
+    dir: &Path,
+    progress: &dyn crate::progress::Progress,
+    next: &str,
+) -> anyhow::Result<()> {
+    let stale: Vec<String> = stack(runtime, dir, false, None, progress)?
+        .into_iter()
+        .filter(|r| r.declared.is_some())
+        .map(|r| r.name)
+        .collect();
+    if !stale.is_empty() {
+        bail!(
+            "{}: the sha256 of {} does not match; run `cairn stack build`, {next}",
+            dir.join(STACK_FILE).display(),
+            stale.join(", ")
+        );
+    }
+    Ok(())
+}
+
 /// What `stack release` made.
 #[derive(Debug, Serialize)]
 pub struct ReleaseReport {
@@ -953,18 +976,7 @@ pub fn release(
     let version = semver::Version::parse(version)
         .with_context(|| format!("{tag:?} is not a semver version (like v1.2.0)"))?;
     let tag = format!("v{version}");
-    let stale: Vec<String> = stack(runtime, dir, false, None, progress)?
-        .into_iter()
-        .filter(|r| r.declared.is_some())
-        .map(|r| r.name)
-        .collect();
-    if !stale.is_empty() {
-        bail!(
-            "{}: the sha256 of {} does not match; run `cairn stack build`, commit, then release",
-            dir.join(STACK_FILE).display(),
-            stale.join(", ")
-        );
-    }
+    check_built(runtime, dir, progress, "commit, then release")?;
     let repo = gix::open(dir).with_context(|| {
         format!(
             "{} is not the root of a git repository; a stack is released by tagging its repository",
@@ -1050,18 +1062,7 @@ pub fn push(
         .with_context(|| format!("{reference}: name the release's tag (oci://HOST/REPO:v1.2.0)"))?;
     semver::Version::parse(tag.strip_prefix('v').unwrap_or(&tag))
         .with_context(|| format!("{tag:?} is not a semver version (like v1.2.0)"))?;
-    let stale: Vec<String> = stack(runtime, dir, false, None, progress)?
-        .into_iter()
-        .filter(|r| r.declared.is_some())
-        .map(|r| r.name)
-        .collect();
-    if !stale.is_empty() {
-        bail!(
-            "{}: the sha256 of {} does not match; run `cairn stack build`, then push",
-            dir.join(STACK_FILE).display(),
-            stale.join(", ")
-        );
-    }
+    check_built(runtime, dir, progress, "then push")?;
     let text = std::fs::read_to_string(dir.join(STACK_FILE))?;
     let definition = StackDefinition::parse(&text, STACK_FILE)?;
     let mut files = vec![(

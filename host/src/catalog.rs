@@ -123,15 +123,7 @@ impl Catalog {
 }
 
 fn is_relative_path(source: &str) -> bool {
-    !(source.contains("://") || source.starts_with('/') || is_scp_like(source))
-}
-
-/// `git@host:org/repo`.
-fn is_scp_like(spec: &str) -> bool {
-    match (spec.find(':'), spec.find('/')) {
-        (Some(colon), slash) => colon > 1 && slash.is_none_or(|s| colon < s),
-        _ => false,
-    }
+    !(source.contains("://") || source.starts_with('/') || crate::names::scp_like(source))
 }
 
 /// The catalogs a user follows: `$XDG_CONFIG_HOME/cairn/catalogs.yaml`.

@@ -305,24 +305,10 @@ pub fn insert_block(
         parent,
         key,
         |mapping| {
-            if mapping.is_flow_style() || mapping.contains_key(key) {
+            if mapping.contains_key(key) {
                 return None;
             }
-            let last = mapping.entries().last()?;
-            let end = last
-                .value_node()
-                .map(|v| v.byte_range().end)
-                .or_else(|| last.key_node().map(|k| k.byte_range().end))?;
-            let at = line_end(text, end as usize);
-            let mut inserted = String::new();
-            if !text[..at].ends_with('\n') {
-                inserted.push('\n');
-            }
-            inserted.push_str(block);
-            if !block.ends_with('\n') {
-                inserted.push('\n');
-            }
-            Some((at, at, inserted))
+            after_last_entry(text, mapping, block)
         },
         |map| {
             let value: Value = crate::yaml::from_str(&unindent(block)).ok()?;
@@ -349,25 +335,7 @@ pub fn append_comment(
         key,
         |mapping| {
             let node = mapping.get(*key)?;
-            let inner = node.as_mapping()?;
-            if inner.is_flow_style() {
-                return None;
-            }
-            let last = inner.entries().last()?;
-            let end = last
-                .value_node()
-                .map(|v| v.byte_range().end)
-                .or_else(|| last.key_node().map(|k| k.byte_range().end))?;
-            let at = line_end(text, end as usize);
-            let mut inserted = String::new();
-            if !text[..at].ends_with('\n') {
-                inserted.push('\n');
-            }
-            inserted.push_str(comment);
-            if !comment.ends_with('\n') {
-                inserted.push('\n');
-            }
-            Some((at, at, inserted))
+            after_last_entry(text, node.as_mapping()?, comment)
         },
         |_| Some(()),
     )
@@ -408,6 +376,33 @@ fn splice(
         return Err(unverified());
     }
     Ok(edited)
+}
+
+/// The splice that puts `lines` on the lines after the last entry of
+/// `mapping` (block style, at least one entry), each ending in a newline.
+fn after_last_entry(
+    text: &str,
+    mapping: &yaml_edit::Mapping,
+    lines: &str,
+) -> Option<(usize, usize, String)> {
+    if mapping.is_flow_style() {
+        return None;
+    }
+    let last = mapping.entries().last()?;
+    let end = last
+        .value_node()
+        .map(|v| v.byte_range().end)
+        .or_else(|| last.key_node().map(|k| k.byte_range().end))?;
+    let at = line_end(text, end as usize);
+    let mut inserted = String::new();
+    if !text[..at].ends_with('\n') {
+        inserted.push('\n');
+    }
+    inserted.push_str(lines);
+    if !lines.ends_with('\n') {
+        inserted.push('\n');
+    }
+    Some((at, at, inserted))
 }
 
 /// Where the line holding byte `end - 1` ends (after its newline).

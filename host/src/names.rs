@@ -84,6 +84,20 @@ pub fn normal_path(path: &str) -> String {
         .join("/")
 }
 
+/// Whether a stack or catalog source names a remote repository (a URL other
+/// than `file://`, or scp-like `git@host:org/repo`) rather than a local path.
+pub fn remote_source(spec: &str) -> bool {
+    !spec.starts_with("file://") && (spec.contains("://") || scp_like(spec))
+}
+
+/// `git@host:org/repo`: a colon before any slash, and not a Windows drive.
+pub fn scp_like(spec: &str) -> bool {
+    match (spec.find(':'), spec.find('/')) {
+        (Some(colon), slash) => colon > 1 && slash.is_none_or(|s| colon < s),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

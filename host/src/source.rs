@@ -544,7 +544,7 @@ impl Snapshot {
 /// `spec` as seen from `to` instead of `from`: a relative local path is
 /// rewritten relative to `to`; anything else is returned as is.
 pub fn relocate(spec: &str, from: &Path, to: &Path) -> String {
-    if spec.contains("://") || is_scp_like(spec) || Path::new(spec).is_absolute() {
+    if spec.contains("://") || crate::names::scp_like(spec) || Path::new(spec).is_absolute() {
         return spec.to_string();
     }
     let target = from.join(spec);
@@ -558,7 +558,7 @@ pub fn relocate(spec: &str, from: &Path, to: &Path) -> String {
 /// Whether `spec` names a remote repository (a URL other than `file://`,
 /// or `git@host:org/repo`) rather than a local path.
 pub fn is_remote(spec: &str) -> bool {
-    !spec.starts_with("file://") && (spec.contains("://") || is_scp_like(spec))
+    crate::names::remote_source(spec)
 }
 
 /// The local path `spec` names, if it is local (`file://` or a path).
@@ -566,16 +566,8 @@ fn local_path(spec: &str, base: &Path) -> Option<PathBuf> {
     if let Some(path) = spec.strip_prefix("file://") {
         return Some(PathBuf::from(path));
     }
-    let remote = spec.contains("://") || is_scp_like(spec);
+    let remote = spec.contains("://") || crate::names::scp_like(spec);
     (!remote).then(|| base.join(spec))
-}
-
-/// `git@host:org/repo`: a colon before any slash, and not a Windows drive.
-fn is_scp_like(spec: &str) -> bool {
-    match (spec.find(':'), spec.find('/')) {
-        (Some(colon), slash) => colon > 1 && slash.is_none_or(|s| colon < s),
-        _ => false,
-    }
 }
 
 fn open_local(spec: &str, path: &Path) -> anyhow::Result<Kind> {

@@ -5,20 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::support;
-use support::{Registry, StackEntry, World, stderr, stdout};
-
-fn keygen(world: &World, name: &str) -> (PathBuf, String) {
-    let path = world.path(&format!("keys/{name}"));
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let made = std::process::Command::new(support::system_tool("ssh-keygen"))
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{}", stderr(&made));
-    let public = std::fs::read_to_string(path.with_extension("pub")).unwrap();
-    (path, public.trim().to_string())
-}
+use support::{Registry, StackEntry, World, keygen, stderr, stdout};
 
 /// A stack directory with the gateway component, its changelog `note`.
 fn stack_dir(world: &World, note: &str) -> PathBuf {

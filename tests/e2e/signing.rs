@@ -6,21 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::support;
-use support::{StackEntry, World, git, stderr, stdout};
-
-/// A fresh ed25519 key: (private key file, public key line).
-fn keygen(world: &World, name: &str) -> (PathBuf, String) {
-    let path = world.path(&format!("keys/{name}"));
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let made = std::process::Command::new(support::system_tool("ssh-keygen"))
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{}", stderr(&made));
-    let public = std::fs::read_to_string(path.with_extension("pub")).unwrap();
-    (path, public.trim().to_string())
-}
+use support::{StackEntry, World, git, keygen, stderr, stdout};
 
 /// The SHA256 fingerprint ssh-keygen gives a public key file.
 fn fingerprint(private: &Path) -> String {

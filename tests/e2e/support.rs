@@ -662,3 +662,18 @@ impl Drop for Registry {
         let _ = self.child.wait();
     }
 }
+
+/// A fresh ed25519 key made by ssh-keygen under the world's `keys/`: the
+/// private key file and the public key line.
+pub fn keygen(world: &World, name: &str) -> (PathBuf, String) {
+    let path = world.path(&format!("keys/{name}"));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let made = std::process::Command::new(system_tool("ssh-keygen"))
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", stderr(&made));
+    let public = std::fs::read_to_string(path.with_extension("pub")).unwrap();
+    (path, public.trim().to_string())
+}

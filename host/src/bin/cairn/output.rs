@@ -314,29 +314,16 @@ pub fn inspect(report: &InspectReport, format: Format) {
     outln!("  {}", report.description);
     outln!("category: {}", report.category);
     outln!("sha256:   {}", report.sha256);
-    let facts = |title: &str, decls: &[cairn::runtime::FactDecl]| {
+    for (title, decls, read) in [
+        ("provides facts", &report.provides, false),
+        ("reads facts", &report.reads, true),
+    ] {
         outln!("{title}:");
         if decls.is_empty() {
             outln!("  (none)");
         }
-        for d in decls {
-            let mut notes = Vec::new();
-            if title == "reads facts" {
-                notes.push(if d.required { "required" } else { "optional" });
-                if d.wait {
-                    notes.push("applied after its provider");
-                }
-            }
-            let notes = if notes.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", notes.join(", "))
-            };
-            outln!("  {:<24} {}{notes}", d.key, d.description);
-        }
-    };
-    facts("provides facts", &report.provides);
-    facts("reads facts", &report.reads);
+        fact_lines(decls, read, 24);
+    }
     // The contract and WASI versions it was built against.
     let versions = |prefix: &str| -> Vec<String> {
         let mut found: Vec<String> = report
@@ -407,30 +394,16 @@ pub fn show(report: &ShowReport, format: Format) {
     outln!();
     outln!("Options, under values.{} in cairn.yaml:", page.name);
     options(&page.options);
-    let facts = |title: &str, decls: &[cairn::runtime::FactDecl]| {
-        if decls.is_empty() {
-            return;
+    for (title, decls, read) in [
+        ("Provides facts", &page.provides, false),
+        ("Reads facts", &page.reads, true),
+    ] {
+        if !decls.is_empty() {
+            outln!();
+            outln!("{title}:");
+            fact_lines(decls, read, 28);
         }
-        outln!();
-        outln!("{title}:");
-        for d in decls {
-            let mut notes = Vec::new();
-            if d.required {
-                notes.push("required");
-            }
-            if d.wait {
-                notes.push("applied after its provider");
-            }
-            let notes = if notes.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", notes.join(", "))
-            };
-            outln!("  {:<28} {}{notes}", d.key, d.description);
-        }
-    };
-    facts("Provides facts", &page.provides);
-    facts("Reads facts", &page.reads);
+    }
     if !page.crd_groups.is_empty() {
         outln!();
         outln!("Installs the CRDs of: {}", page.crd_groups.join(", "));
@@ -1163,4 +1136,24 @@ pub fn pushed(report: &cairn::author::PushReport, format: Format) {
             None => "not signed (clusters must opt out to use it)".to_string(),
         }
     );
+}
+
+/// One line per fact, key padded to `width`; for facts read, whether each
+/// is required and whether it waits for its provider.
+fn fact_lines(decls: &[cairn::runtime::FactDecl], read: bool, width: usize) {
+    for d in decls {
+        let mut notes = Vec::new();
+        if read {
+            notes.push(if d.required { "required" } else { "optional" });
+            if d.wait {
+                notes.push("applied after its provider");
+            }
+        }
+        let notes = if notes.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", notes.join(", "))
+        };
+        outln!("  {:<width$} {}{notes}", d.key, d.description);
+    }
 }

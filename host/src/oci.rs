@@ -404,6 +404,13 @@ pub fn pull_stack(client: &Client, digest: &str, dir: &Path, max_file: u64) -> a
     if manifest.layers.len() > 1001 {
         bail!("{digest} has more files than a stack may");
     }
+    // Every layer within the size a file may be, and all within a bound,
+    // as said by the manifest before anything is downloaded (and checked
+    // again on each blob).
+    let total: u64 = manifest.layers.iter().map(|l| l.size).sum();
+    if manifest.layers.iter().any(|l| l.size > max_file) || total > 16 * max_file {
+        bail!("{digest} is larger than cairn reads of a stack; refusing it");
+    }
     let staging = tempfile::Builder::new()
         .prefix(".pull-")
         .tempdir_in(crate::files::parent_of(dir))?;

@@ -50,6 +50,11 @@ pub struct ReleaseSignature {
     pub payload: Vec<u8>,
     pub armored: Vec<u8>,
     pub namespace: &'static str,
+    /// The version the signed content names (a git tag object's `tag`,
+    /// an OCI manifest's version annotation), so that a signed release
+    /// cannot be passed off under another version; and the commit or
+    /// digest it names.
+    pub names: (Option<String>, Option<String>),
 }
 
 /// An opened stack source.
@@ -271,10 +276,37 @@ impl StackSource {
                         found
                     }
                 };
-                Ok(armored.map(|armored| ReleaseSignature {
+                let Some(armored) = armored else {
+                    return Ok(None);
+                };
+                // The version the signed manifest names (its digest covers
+                // its annotations), read once into the cache.
+                let hex = digest.trim_start_matches("sha256:");
+                let kept = oci.cache.join("manifests").join(hex);
+                let manifest = match std::fs::read(&kept) {
+                    Ok(bytes) if crate::oci::digest_of(&bytes) == *digest => bytes,
+                    _ => {
+                        let (bytes, _) = oci
+                            .client
+                            .manifest(digest)?
+                            .with_context(|| format!("the registry has no manifest {digest}"))?;
+                        std::fs::create_dir_all(crate::files::parent_of(&kept))?;
+                        crate::files::write_atomic(&kept, &bytes)?;
+                        bytes
+                    }
+                };
+                let version = serde_json::from_slice::<crate::oci::Manifest>(&manifest)
+                    .ok()
+                    .and_then(|m| {
+                        m.annotations
+                            .get("org.opencontainers.image.version")
+                            .cloned()
+                    });
+                Ok(Some(ReleaseSignature {
                     payload: digest.as_bytes().to_vec(),
                     armored,
                     namespace: crate::oci::NAMESPACE,
+                    names: (version, Some(digest.clone())),
                 }))
             }
             _ => {
@@ -282,10 +314,21 @@ impl StackSource {
                     return Ok(None);
                 };
                 Ok(self.tag_object(tag)?.and_then(|raw| {
-                    crate::signing::split_tag(&raw).map(|(payload, sig)| ReleaseSignature {
-                        payload: payload.to_vec(),
-                        armored: sig.to_vec(),
-                        namespace: "git",
+                    crate::signing::split_tag(&raw).map(|(payload, sig)| {
+                        // The tag object's own headers: what it is named
+                        // and what it points at, both under the signature.
+                        let header = |name: &str| {
+                            String::from_utf8_lossy(payload)
+                                .lines()
+                                .take_while(|l| !l.is_empty())
+                                .find_map(|l| l.strip_prefix(name).map(str::to_string))
+                        };
+                        ReleaseSignature {
+                            payload: payload.to_vec(),
+                            armored: sig.to_vec(),
+                            namespace: "git",
+                            names: (header("tag "), header("object ")),
+                        }
                     })
                 }))
             }

@@ -152,6 +152,35 @@ fn signed_oci_releases_are_accepted_and_others_refused() {
         stderr(&update)
     );
 
+    // The signed v1.0.0 copied, byte for byte, under a newer tag: the
+    // signature holds for its digest, but the release it signs is v1.0.0.
+    let http = reqwest::blocking::Client::new();
+    let manifests = format!(
+        "http://127.0.0.1:{}/v2/stacks/platform/manifests",
+        registry.port
+    );
+    let bytes = http
+        .get(format!("{manifests}/v1.0.0"))
+        .header("Accept", cairn::oci::MANIFEST)
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    let put = http
+        .put(format!("{manifests}/v9.0.0"))
+        .header("Content-Type", cairn::oci::MANIFEST)
+        .body(bytes.to_vec())
+        .send()
+        .unwrap();
+    assert!(put.status().is_success(), "{}", put.status());
+    let update = cairn(&world, &gitops, &["update", "--to", "v9.0.0"]);
+    assert_eq!(update.status.code(), Some(2));
+    assert!(
+        stderr(&update).contains("carries the signature of v1.0.0"),
+        "{}",
+        stderr(&update)
+    );
+
     // The accepted release still generates, offline, from the cache.
     let offline = cairn(&world, &gitops, &["generate", "--offline"]);
     assert!(offline.status.success(), "{}", stderr(&offline));

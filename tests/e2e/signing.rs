@@ -209,6 +209,18 @@ fn a_signed_release_is_pinned_and_a_new_key_needs_trust() {
     let lock = std::fs::read_to_string(gitops.join("cairn.lock")).unwrap();
     assert!(lock.contains(&format!("signer: {fp_b}")), "{lock}");
 
+    // A signed release copied under a newer version's name: refused.
+    git(&stack, &["tag", "v9.0.0", "v1.0.0"]);
+    let copied = cairn(&world, &gitops, &["update", "--to", "v9.0.0"]);
+    assert_eq!(copied.status.code(), Some(2));
+    assert!(
+        stderr(&copied).contains("release v9.0.0 of stack")
+            && stderr(&copied).contains("carries the signature of v1.0.0"),
+        "{}",
+        stderr(&copied)
+    );
+    git(&stack, &["tag", "-d", "v9.0.0"]);
+
     // A signed tag whose content was changed afterwards: refused.
     let raw = git(&stack, &["cat-file", "tag", "v1.1.0"]);
     let forged = raw.replace("tag v1.1.0\n", "tag v1.2.0\n");

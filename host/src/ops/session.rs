@@ -287,8 +287,28 @@ pub(super) fn release_signer(
             "release {tag} of stack {spec} is not signed; ask its publisher to sign releases (`cairn stack release` or `cairn stack push --key`, or `git tag -s` with an SSH key), {instead}"
         );
     };
-    crate::signing::verify_in(signature.namespace, &signature.payload, &signature.armored)
-        .with_context(|| format!("release {tag} of stack {spec}: refused"))
+    let signer =
+        crate::signing::verify_in(signature.namespace, &signature.payload, &signature.armored)
+            .with_context(|| format!("release {tag} of stack {spec}: refused"))?;
+    // A signed release under another version's name (a renamed or copied
+    // tag) would let a downgrade pass as an upgrade.
+    let (named, target) = &signature.names;
+    if named.as_deref() != Some(tag.as_str()) {
+        bail!(
+            "release {tag} of stack {spec} carries the signature of {}: a signed release under another name (a copied or renamed tag); refusing it",
+            named
+                .as_deref()
+                .unwrap_or("a release that names no version")
+        );
+    }
+    if let (Some(target), Some(commit)) = (target, &pin.commit)
+        && target != commit
+    {
+        bail!(
+            "release {tag} of stack {spec}: its signed tag points at {target}, not at {commit}; refusing it"
+        );
+    }
+    Ok(signer)
 }
 
 /// The pin `locked` records, when it is of `source` and still satisfies

@@ -145,11 +145,57 @@ impl OciSource {
             .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
             .with_context(|| format!("{digest:?} is not a sha256 manifest digest"))?;
         let dir = self.cache.join("releases").join(hex);
-        if !dir.join(crate::config::STACK_FILE).exists() {
+        // What the cache holds is used only if its stack.yaml is the one
+        // the manifest (checked against its digest) names; the components
+        // are then checked against stack.yaml as from any source.
+        if !self.stack_file_matches(digest, &dir) {
             std::fs::create_dir_all(crate::files::parent_of(&dir))?;
             crate::oci::pull_stack(&self.client, digest, &dir, 256 << 20)?;
+            if !self.stack_file_matches(digest, &dir) {
+                bail!("{digest}: the stack.yaml pulled is not the one its manifest names");
+            }
         }
         Ok(dir)
+    }
+
+    /// Whether `dir` holds the stack.yaml the manifest `digest` names.
+    fn stack_file_matches(&self, digest: &str, dir: &Path) -> bool {
+        let manifest = self.manifest(digest).ok();
+        let layer = manifest.as_ref().and_then(|m| {
+            m.layers.iter().find(|l| {
+                l.annotations.get(crate::oci::TITLE).map(String::as_str)
+                    == Some(crate::config::STACK_FILE)
+            })
+        });
+        let Some(layer) = layer else {
+            return false;
+        };
+        match crate::files::read_bounded(&dir.join(crate::config::STACK_FILE), 1 << 20) {
+            Ok(Some(bytes)) => crate::oci::digest_of(&bytes) == layer.digest,
+            _ => false,
+        }
+    }
+
+    /// The manifest `digest`, from the cache when kept there (checked
+    /// against its digest either way).
+    fn manifest(&self, digest: &str) -> anyhow::Result<crate::oci::Manifest> {
+        let kept = self
+            .cache
+            .join("manifests")
+            .join(digest.trim_start_matches("sha256:"));
+        let bytes = match std::fs::read(&kept) {
+            Ok(bytes) if crate::oci::digest_of(&bytes) == digest => bytes,
+            _ => {
+                let (bytes, _) = self
+                    .client
+                    .manifest(digest)?
+                    .with_context(|| format!("the registry has no manifest {digest}"))?;
+                std::fs::create_dir_all(crate::files::parent_of(&kept))?;
+                crate::files::write_atomic(&kept, &bytes)?;
+                bytes
+            }
+        };
+        serde_json::from_slice(&bytes).with_context(|| format!("manifest {digest} cannot be read"))
     }
 }
 
@@ -280,28 +326,12 @@ impl StackSource {
                     return Ok(None);
                 };
                 // The version the signed manifest names (its digest covers
-                // its annotations), read once into the cache.
-                let hex = digest.trim_start_matches("sha256:");
-                let kept = oci.cache.join("manifests").join(hex);
-                let manifest = match std::fs::read(&kept) {
-                    Ok(bytes) if crate::oci::digest_of(&bytes) == *digest => bytes,
-                    _ => {
-                        let (bytes, _) = oci
-                            .client
-                            .manifest(digest)?
-                            .with_context(|| format!("the registry has no manifest {digest}"))?;
-                        std::fs::create_dir_all(crate::files::parent_of(&kept))?;
-                        crate::files::write_atomic(&kept, &bytes)?;
-                        bytes
-                    }
-                };
-                let version = serde_json::from_slice::<crate::oci::Manifest>(&manifest)
-                    .ok()
-                    .and_then(|m| {
-                        m.annotations
-                            .get("org.opencontainers.image.version")
-                            .cloned()
-                    });
+                // its annotations).
+                let version = oci
+                    .manifest(digest)?
+                    .annotations
+                    .get("org.opencontainers.image.version")
+                    .cloned();
                 Ok(Some(ReleaseSignature {
                     payload: digest.as_bytes().to_vec(),
                     armored,

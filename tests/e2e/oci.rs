@@ -181,7 +181,40 @@ fn signed_oci_releases_are_accepted_and_others_refused() {
         stderr(&update)
     );
 
+    // A release planted in the cache (another stack.yaml) is not used: it
+    // is pulled again and checked against the signed manifest.
+    let releases: Vec<PathBuf> = walk(&world.cache_dir().join("cairn/git/oci"))
+        .into_iter()
+        .filter(|p| p.ends_with("stack.yaml"))
+        .collect();
+    assert!(!releases.is_empty());
+    for planted in &releases {
+        std::fs::write(planted, "name: planted\ncomponents: []\n").unwrap();
+    }
+    let verify = cairn(&world, &gitops, &["verify"]);
+    assert!(verify.status.success(), "{}", stderr(&verify));
+    let locked = digest.trim_start_matches("sha256:");
+    let used = releases
+        .iter()
+        .find(|p| p.parent().unwrap().ends_with(locked))
+        .expect("the locked release is cached");
+    assert!(!std::fs::read_to_string(used).unwrap().contains("planted"));
+
     // The accepted release still generates, offline, from the cache.
     let offline = cairn(&world, &gitops, &["generate", "--offline"]);
     assert!(offline.status.success(), "{}", stderr(&offline));
+}
+
+/// Every file below `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }

@@ -246,6 +246,59 @@ pub fn set_in_item(
     )
 }
 
+/// Sets `key` to `value`, any YAML value, in the item of the list at
+/// `list` whose field `which.0` is `which.1`.
+pub fn set_value_in_item(
+    text: &str,
+    origin: &str,
+    list: &str,
+    which: (&str, &str),
+    key: &str,
+    value: &Value,
+) -> Result<String, EditError> {
+    let (field, name) = which;
+    let no_item = || EditError::NoItem {
+        origin: origin.to_string(),
+        path: list.to_string(),
+        name: name.to_string(),
+    };
+    let where_ = format!("{list}[{field}={name}].{key}");
+    edit(
+        text,
+        origin,
+        &[where_.as_str()],
+        |root| {
+            let item = root
+                .get_mut(list)
+                .and_then(Value::as_sequence_mut)
+                .and_then(|items| {
+                    items
+                        .iter_mut()
+                        .find(|i| i.get(field).and_then(Value::as_str) == Some(name))
+                })
+                .and_then(Value::as_mapping_mut)
+                .ok_or_else(no_item)?;
+            item.insert(Value::from(key), value.clone());
+            Ok(())
+        },
+        |doc| {
+            let items = doc.get_sequence(list).ok_or_else(no_item)?;
+            let item = items
+                .values()
+                .filter_map(|i| i.as_mapping().cloned())
+                .find(|m| {
+                    m.get(field)
+                        .and_then(|n| n.as_scalar().map(|s| s.as_string()))
+                        .as_deref()
+                        == Some(name)
+                })
+                .ok_or_else(no_item)?;
+            item.set(key, node_of(value)?);
+            Ok(())
+        },
+    )
+}
+
 /// Comments out the entry `key` of the mapping at `parent` (every line of
 /// it, at its indentation), so that it no longer counts but stays in the
 /// file for the user to see. Block style only; anything else is refused.

@@ -141,6 +141,55 @@ fn a_cluster_combines_components_of_two_stacks() {
     let verify = run(&world, &dir, &["verify"]);
     assert!(verify.status.success(), "{}", stderr(&verify));
 
+    // Its publisher's new key is trusted for that stack only, explicitly.
+    let (key, _) = support::keygen(&world, "observability-2026");
+    support::write_named_stack(
+        &other,
+        "observability",
+        &[StackEntry {
+            name: "app",
+            crate_name: "app-v2",
+            enabled: true,
+        }],
+        "Third release, new key.",
+    );
+    git(&other, &["add", "-A"]);
+    git(&other, &["commit", "-qm", "v1.2.0"]);
+    let signing_key = format!("user.signingkey={}", key.display());
+    git(
+        &other,
+        &[
+            "-c",
+            "gpg.format=ssh",
+            "-c",
+            &signing_key,
+            "tag",
+            "-s",
+            "-m",
+            "v1.2.0",
+            "v1.2.0",
+        ],
+    );
+    let refused = run(&world, &dir, &["update", "--stack", "observability"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let err = stderr(&refused);
+    let fingerprint = err
+        .split("`cairn trust ")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_else(|| panic!("{err}"))
+        .to_string();
+    let trust = run(
+        &world,
+        &dir,
+        &["trust", &fingerprint, "--stack", "observability"],
+    );
+    assert!(trust.status.success(), "{}", stderr(&trust));
+    let config = std::fs::read_to_string(dir.join("cairn.yaml")).unwrap();
+    assert_eq!(config.matches("ssh-ed25519").count(), 3, "{config}");
+    let update = run(&world, &dir, &["update", "--stack", "observability"]);
+    assert!(update.status.success(), "{}", stderr(&update));
+
     let unknown = run(&world, &dir, &["update", "--stack", "nope"]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(

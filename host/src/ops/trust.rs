@@ -25,41 +25,77 @@ pub struct TrustReport {
 }
 
 /// `cairn trust FINGERPRINT`: finds the release `version` names (default:
-/// the newest cairn.yaml's requirement allows), checks its signature, and
-/// when its key is `fingerprint`, adds the key to `stack.signers`.
+/// the newest), checks its signature, and when its key is `fingerprint`,
+/// adds the key to the stack's `signers` (the main stack's, or with
+/// `other` that of one of `stacks:`).
 pub fn trust(
     options: &Options,
     fingerprint: &str,
     version: Option<&str>,
+    other: Option<&str>,
 ) -> anyhow::Result<TrustReport> {
     let project = options.project()?;
-    let stack = &project.config.stack;
-    if stack.unsigned {
+    // The main stack, or one of `stacks:` by its source or the name its
+    // lock records.
+    let (key, spec, signers, unsigned) = match other {
+        None => {
+            let stack = &project.config.stack;
+            (
+                "stack".to_string(),
+                &stack.source,
+                &stack.signers,
+                stack.unsigned,
+            )
+        }
+        Some(wanted) => {
+            let lock = crate::config::Lock::read(&project.lock_path())?;
+            let named = |source: &str| {
+                lock.as_ref()
+                    .and_then(|l| l.stacks.iter().find(|s| s.source == source))
+                    .is_some_and(|s| s.name == wanted)
+            };
+            let (i, more) = project
+                .config
+                .stacks
+                .iter()
+                .enumerate()
+                .find(|(_, m)| m.source == wanted || named(&m.source))
+                .with_context(|| {
+                    format!(
+                        "{} has no other stack {wanted:?} under `stacks:`",
+                        project.config_path.display()
+                    )
+                })?;
+            (
+                format!("stacks[{i}]"),
+                &more.source,
+                &more.signers,
+                more.unsigned,
+            )
+        }
+    };
+    if unsigned {
         bail!(
-            "{}: `stack.unsigned: true` turns signature checks off; remove it to trust a key instead",
+            "{}: `{key}.unsigned: true` turns signature checks off; remove it to trust a key instead",
             project.config_path.display()
         );
     }
-    let source = open_source(&stack.source, &project.root, options, true)?;
+    let source = open_source(spec, &project.root, options, true)?;
     if !source.is_git() {
-        bail!(
-            "stack {} is a plain directory: it has no releases to sign",
-            stack.source
-        );
+        bail!("stack {spec} is a plain directory: it has no releases to sign");
     }
-    let pin = source.resolve(version.or(stack.version.as_deref()))?;
-    let signer = release_signer(&source, &pin, &stack.source, "so there is no key to trust")?;
+    // By default the newest release: the one an update moves to.
+    let pin = source.resolve(version)?;
+    let signer = release_signer(&source, &pin, spec, "so there is no key to trust")?;
     if signer.fingerprint != fingerprint.trim() {
         bail!(
-            "release {} of stack {} is signed by {}, not by {}; check the fingerprint with the publisher",
+            "release {} of stack {spec} is signed by {}, not by {}; check the fingerprint with the publisher",
             pin.describe(),
-            stack.source,
             signer.fingerprint,
             fingerprint.trim()
         );
     }
-    let before: Vec<String> = stack
-        .signers
+    let before: Vec<String> = signers
         .iter()
         .filter_map(|k| crate::signing::parse_key(k).ok())
         .map(|k| k.fingerprint)
@@ -67,17 +103,34 @@ pub fn trust(
     let already = before.contains(&signer.fingerprint);
     if !already {
         let origin = project.config_path.display().to_string();
-        let text = crate::edit::append_strings(
-            &project.text,
-            &origin,
-            &["stack", "signers"],
-            std::slice::from_ref(&signer.key),
-        )?;
+        let text = match other {
+            None => crate::edit::append_strings(
+                &project.text,
+                &origin,
+                &["stack", "signers"],
+                std::slice::from_ref(&signer.key),
+            )?,
+            Some(_) => {
+                let all: Vec<serde_yaml::Value> = signers
+                    .iter()
+                    .chain(std::iter::once(&signer.key))
+                    .map(|k| serde_yaml::Value::from(k.as_str()))
+                    .collect();
+                crate::edit::set_value_in_item(
+                    &project.text,
+                    &origin,
+                    "stacks",
+                    ("source", spec),
+                    "signers",
+                    &serde_yaml::Value::Sequence(all),
+                )?
+            }
+        };
         crate::files::write_atomic(&project.config_path, text.as_bytes())
             .with_context(|| format!("cannot write {origin}"))?;
     }
     Ok(TrustReport {
-        stack: stack.source.clone(),
+        stack: spec.clone(),
         release: pin.describe(),
         before,
         added: signer.fingerprint,

@@ -70,12 +70,16 @@ pub enum Command {
     Show(ShowArgs),
     /// Trust a new key to sign the stack's releases: FINGERPRINT (as `init`
     /// or the refusal printed it, checked with the publisher) must be the
-    /// key that signed the release (default: the newest cairn.yaml allows).
+    /// key that signed the release (default: the newest).
     /// Shows the keys trusted before and adds this one to `stack.signers`.
     Trust {
         fingerprint: String,
         #[arg(long)]
         version: Option<String>,
+        /// Another stack of cairn.yaml's `stacks:` (its source, or its
+        /// name) instead of the main one.
+        #[arg(long = "stack", value_name = "STACK")]
+        other_stack: Option<String>,
         #[command(flatten)]
         stack: StackArgs,
     },

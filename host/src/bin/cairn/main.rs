@@ -159,9 +159,15 @@ fn run(command: Command, format: Format) -> anyhow::Result<Outcome> {
         Command::Trust {
             fingerprint,
             version,
+            other_stack,
             stack,
         } => {
-            let report = ops::trust(&stack.options(&progress)?, &fingerprint, version.as_deref())?;
+            let report = ops::trust(
+                &stack.options(&progress)?,
+                &fingerprint,
+                version.as_deref(),
+                other_stack.as_deref(),
+            )?;
             output::trusted(&report, format);
             Ok(Outcome::Clean)
         }

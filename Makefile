@@ -91,7 +91,7 @@ bench: stack $(TOOLS)/helm system-tools
 ## targets `make test` runs briefly in tests/e2e/fuzz.rs). cargo-fuzz drives
 ## libFuzzer; RUSTC_BOOTSTRAP lets the stable toolchain take its flags.
 FUZZ_SECONDS ?= 120
-FUZZ_TARGETS := output journal lock cairn_yaml stack_yaml schema merge
+FUZZ_TARGETS := output journal lock cairn_yaml stack_yaml schema merge catalog
 fuzz:
 	@test -x $(TOOLS)/cargo-fuzz || $(CARGO) install cargo-fuzz --locked --version 0.13.2 --root target/tools
 	for t in $(FUZZ_TARGETS); do \

@@ -1,5 +1,7 @@
 //! Entry points for fuzzing every parser of untrusted input: component
-//! output, the journal, the lock, `cairn.yaml`, `stack.yaml` and schemas.
+//! output, the journal, the lock, `cairn.yaml`, `stack.yaml`, schemas,
+//! and what distribution brings in: `catalog.yaml`, OCI references and
+//! manifests.
 //! Each takes arbitrary bytes and must return without panicking, within
 //! bounded time and memory, whatever they hold. `tests/fuzz.rs` runs them
 //! briefly on every `make test`; `make fuzz` runs them under libFuzzer.
@@ -21,6 +23,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("stack_yaml", stack_yaml),
     ("schema", schema),
     ("merge", merge),
+    ("catalog", catalog),
 ];
 
 fn text(data: &[u8]) -> Option<&str> {
@@ -102,4 +105,16 @@ pub fn merge(data: &[u8]) {
     let theirs = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  x: '2'\n";
     let _ = crate::merge::merge(base, text, theirs);
     let _ = crate::merge::merge(text, base, theirs);
+}
+
+/// What distribution brings in: a publisher's `catalog.yaml` (read from a
+/// directory and from a repository), an `oci://` reference, an OCI
+/// manifest as a registry returns it.
+pub fn catalog(data: &[u8]) {
+    if let Some(text) = text(data) {
+        let _ = crate::catalog::Catalog::parse(text, "catalog.yaml", None);
+        let _ = crate::catalog::Catalog::parse(text, "catalog.yaml", Some(Path::new("/c")));
+        let _ = crate::oci::Reference::parse(text);
+    }
+    let _ = serde_json::from_slice::<crate::oci::Manifest>(data);
 }

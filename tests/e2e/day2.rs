@@ -652,6 +652,14 @@ fn an_update_documents_the_options_a_release_adds() {
         support::release(&dir, tag);
     }
     let gitops = world.gitops(&dir, "v1.0.0", "  web:\n    greeting: hi # mine\n");
+    let check = run(&world, &gitops, &["update", "--check"]);
+    assert_eq!(check.status.code(), Some(1));
+    assert!(
+        stdout(&check)
+            .contains("values.web: new options would be documented (commented out): image"),
+        "{}",
+        stdout(&check)
+    );
     let update = run(&world, &gitops, &["update"]);
     assert!(update.status.success(), "{}", stderr(&update));
     assert!(

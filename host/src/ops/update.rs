@@ -264,6 +264,17 @@ pub fn update(options: &Options, what: &UpdateOptions) -> anyhow::Result<UpdateR
     }
     if what.check {
         preview(&project, &target_stack, &mut report);
+        if let Some(current) = &current_stack {
+            document_new_options(
+                options,
+                &project,
+                current,
+                &target_stack,
+                &mut updated.clone(),
+                &mut report,
+                true,
+            )?;
+        }
         report.status = UpdateStatus::UpdateAvailable;
         return Ok(report);
     }
@@ -276,6 +287,7 @@ pub fn update(options: &Options, what: &UpdateOptions) -> anyhow::Result<UpdateR
             &target_stack,
             &mut updated,
             &mut report,
+            false,
         )?;
     }
     crate::files::write_atomic(&project.config_path, updated.as_bytes())
@@ -516,9 +528,11 @@ fn document_new_options(
     target: &Stack,
     text: &mut String,
     report: &mut UpdateReport,
+    check: bool,
 ) -> anyhow::Result<()> {
     let origin = project.config_path.display().to_string();
     let own = crate::config::UserConfig::parse(text, &origin)?.values;
+    let would = if check { "would be " } else { "" };
     let both: Vec<&str> = target
         .definition
         .components
@@ -555,7 +569,7 @@ fn document_new_options(
             Ok(edited) => {
                 *text = edited;
                 report.migrations.push(format!(
-                    "values.{name}: new options documented (commented out): {}",
+                    "values.{name}: new options {would}documented (commented out): {}",
                     names.join(", ")
                 ));
             }

@@ -203,47 +203,7 @@ pub fn set_in_item(
     key: &str,
     value: &str,
 ) -> Result<String, EditError> {
-    let (field, name) = which;
-    let no_item = || EditError::NoItem {
-        origin: origin.to_string(),
-        path: list.to_string(),
-        name: name.to_string(),
-    };
-    let where_ = format!("{list}[{field}={name}].{key}");
-    edit(
-        text,
-        origin,
-        &[where_.as_str()],
-        |root| {
-            let item = root
-                .get_mut(list)
-                .and_then(Value::as_sequence_mut)
-                .and_then(|items| {
-                    items
-                        .iter_mut()
-                        .find(|i| i.get(field).and_then(Value::as_str) == Some(name))
-                })
-                .and_then(Value::as_mapping_mut)
-                .ok_or_else(no_item)?;
-            item.insert(Value::from(key), Value::from(value));
-            Ok(())
-        },
-        |doc| {
-            let items = doc.get_sequence(list).ok_or_else(no_item)?;
-            let item = items
-                .values()
-                .filter_map(|i| i.as_mapping().cloned())
-                .find(|m| {
-                    m.get(field)
-                        .and_then(|n| n.as_scalar().map(|s| s.as_string()))
-                        .as_deref()
-                        == Some(name)
-                })
-                .ok_or_else(no_item)?;
-            item.set(key, value);
-            Ok(())
-        },
-    )
+    set_value_in_item(text, origin, list, which, key, &Value::from(value))
 }
 
 /// Sets `key` to `value`, any YAML value, in the item of the list at

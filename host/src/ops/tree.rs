@@ -222,6 +222,25 @@ fn unknown_components(
     unknown
 }
 
+/// The enabled components as render takes them: each loaded component
+/// (`loaded[index[i]]` for `enabled[i]`) with the project's values for it.
+fn instances<'l>(
+    project: &Project,
+    enabled: &[&str],
+    loaded: &'l [Loaded],
+    index: Vec<usize>,
+) -> Vec<Instance<'l>> {
+    enabled
+        .iter()
+        .zip(index)
+        .map(|(name, i)| Instance {
+            name: name.to_string(),
+            component: &loaded[i],
+            values: project.component_values(name),
+        })
+        .collect()
+}
+
 /// The components of `stack` the project enables.
 fn enabled_components<'s>(project: &Project, stack: &'s Stack) -> Vec<&'s str> {
     stack
@@ -244,15 +263,7 @@ pub(super) fn check_values(
     let unknown = unknown_components(project, stack, None);
     let enabled = enabled_components(project, stack);
     let (loaded, index) = load_components(runtime, progress, stack, &enabled)?;
-    let instances: Vec<Instance<'_>> = enabled
-        .iter()
-        .zip(index)
-        .map(|(name, i)| Instance {
-            name: name.to_string(),
-            component: &loaded[i],
-            values: project.component_values(name),
-        })
-        .collect();
+    let instances = instances(project, &enabled, &loaded, index);
     let resolver = crate::secrets::Resolver::new(&project.root);
     let invalid = match render::check_values(&instances, &resolver) {
         Ok(()) => Vec::new(),
@@ -313,15 +324,7 @@ pub(super) fn generate_tree(
     }
 
     let (loaded, index) = load_components(runtime, progress, &stack, &enabled)?;
-    let instances: Vec<Instance<'_>> = enabled
-        .iter()
-        .zip(index)
-        .map(|(name, i)| Instance {
-            name: name.to_string(),
-            component: &loaded[i],
-            values: project.component_values(name),
-        })
-        .collect();
+    let instances = instances(project, &enabled, &loaded, index);
     let resolver = crate::secrets::Resolver::new(&project.root);
     let sealer = match &project.config.secrets {
         Some(secrets) if !secrets.age.is_empty() => Some(crate::secrets::Sealer::new(

@@ -400,3 +400,40 @@ fn init_starts_a_new_cluster_and_the_server_stops_when_idle() {
         "{text}"
     );
 }
+
+#[test]
+fn editing_does_not_reach_the_stacks_git_host() {
+    let world = World::isolated();
+    let stack = world.stack_repo();
+    let daemon = support::GitDaemon::serve(stack.parent().unwrap());
+    let url = format!("git://127.0.0.1:{}/stack", daemon.1);
+    let dir = world.path("gitops");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("cairn.yaml"),
+        format!(
+            "stack:\n  source: {url}\n  version: v0.1.0\n{}values:\n  gateway:\n    domain: example.com\n",
+            support::trusted()
+        ),
+    )
+    .unwrap();
+    let served = Served::start(&world, &dir.join("cairn.yaml"), &[]);
+    let host = format!("Host: 127.0.0.1:{}", served.port);
+    let cookie = format!("Cookie: cairn-session={}", served.token);
+    let origin = format!("Origin: http://127.0.0.1:{}", served.port);
+    // Loading the page fetches the stack once.
+    let (status, _, body) = served.raw(
+        &format!("GET /api/state HTTP/1.1\r\n{host}\r\n{cookie}"),
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    // The git host goes away; checking a draft still works.
+    drop(daemon);
+    let draft = r#"{"draft":{"components":{"gateway":{"enabled":true,"values":{"domain":"Not A Domain"}}}}}"#;
+    let (status, _, body) = served.raw(
+        &format!("POST /api/check HTTP/1.1\r\n{host}\r\n{cookie}\r\n{origin}\r\nContent-Type: application/json"),
+        draft,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"field\":\"domain\""), "{body}");
+}

@@ -162,6 +162,18 @@ impl Server {
     }
 }
 
+impl App {
+    /// The options for calls made as the user edits (checks, reviews,
+    /// saves): from what loading the page fetched, never fetching again,
+    /// so typing does not reach the stack's git host.
+    fn cached(&self) -> Options {
+        Options {
+            offline: true,
+            ..self.options.clone()
+        }
+    }
+}
+
 #[derive(Clone)]
 struct App {
     options: Options,
@@ -279,14 +291,14 @@ struct DraftBody {
 
 async fn check(State(app): State<App>, Json(body): Json<DraftBody>) -> Response {
     blocking(StatusCode::UNPROCESSABLE_ENTITY, move || {
-        configure::check(&app.options, &body.draft)
+        configure::check(&app.cached(), &body.draft)
     })
     .await
 }
 
 async fn review(State(app): State<App>, Json(body): Json<DraftBody>) -> Response {
     blocking(StatusCode::UNPROCESSABLE_ENTITY, move || {
-        Ok(match configure::review(&app.options, &body.draft)? {
+        Ok(match configure::review(&app.cached(), &body.draft)? {
             Ok(report) => json!({
                 "diff": {
                     "patch": report.patch(),
@@ -321,7 +333,7 @@ async fn save(State(app): State<App>, Json(body): Json<SaveBody>) -> Response {
     let quit = body.quit;
     let response = blocking(StatusCode::CONFLICT, move || {
         Ok(
-            match configure::save(&app.options, &body.draft, &body.expected)? {
+            match configure::save(&app.cached(), &body.draft, &body.expected)? {
                 Ok(saved) => json!({ "saved": app.options.config, "check": saved }),
                 Err(checked) => json!({ "check": checked }),
             },

@@ -46,29 +46,7 @@ pub fn set_string(
     path: &[&str],
     value: &str,
 ) -> Result<String, EditError> {
-    let (key, parents) = path.split_last().expect("a path names at least one key");
-    edit(
-        text,
-        origin,
-        path,
-        |root| {
-            let Some(parent) = descend_value(root, parents, true) else {
-                return Err(not_a_mapping(origin, parents, key));
-            };
-            let map = parent
-                .as_mapping_mut()
-                .ok_or_else(|| not_a_mapping(origin, parents, key))?;
-            map.insert(Value::from(*key), Value::from(value));
-            Ok(())
-        },
-        |doc| {
-            match descend_doc(doc, origin, parents, key)? {
-                Descent::Found(parent) => parent.set(*key, value),
-                Descent::Missing { at, rest } => build_missing(&at, rest, key, Value::from(value))?,
-            }
-            Ok(())
-        },
-    )
+    set_value(text, origin, path, &Value::from(value))
 }
 
 /// Sets the entry at `path` (mapping keys from the top) to `value`, any

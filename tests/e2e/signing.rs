@@ -21,23 +21,7 @@ fn fingerprint(private: &Path) -> String {
 /// Tags HEAD with git itself, signed with `key` (or unsigned).
 fn tag(dir: &Path, tag: &str, key: Option<&Path>) {
     match key {
-        Some(key) => {
-            let key = format!("user.signingkey={}", key.display());
-            git(
-                dir,
-                &[
-                    "-c",
-                    "gpg.format=ssh",
-                    "-c",
-                    &key,
-                    "tag",
-                    "-s",
-                    "-m",
-                    tag,
-                    tag,
-                ],
-            );
-        }
+        Some(key) => support::release_signed_by(dir, tag, key),
         None => {
             git(dir, &["tag", tag]);
         }

@@ -155,21 +155,7 @@ fn a_cluster_combines_components_of_two_stacks() {
     );
     git(&other, &["add", "-A"]);
     git(&other, &["commit", "-qm", "v1.2.0"]);
-    let signing_key = format!("user.signingkey={}", key.display());
-    git(
-        &other,
-        &[
-            "-c",
-            "gpg.format=ssh",
-            "-c",
-            &signing_key,
-            "tag",
-            "-s",
-            "-m",
-            "v1.2.0",
-            "v1.2.0",
-        ],
-    );
+    support::release_signed_by(&other, "v1.2.0", &key);
     let refused = run(&world, &dir, &["update", "--stack", "observability"]);
     assert_eq!(refused.status.code(), Some(2));
     let err = stderr(&refused);

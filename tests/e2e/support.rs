@@ -290,15 +290,19 @@ pub fn release_key() -> (PathBuf, String) {
 /// Tags HEAD of `dir` as `tag`, signed with [`release_key`] by git itself
 /// (`git tag -s`, gpg.format=ssh): a release as publishers make them.
 pub fn release(dir: &Path, tag: &str) {
-    let (key, _) = release_key();
-    let key = key.to_str().unwrap().to_string();
+    release_signed_by(dir, tag, &release_key().0);
+}
+
+/// [`release`], signed with the SSH private key in `key`.
+pub fn release_signed_by(dir: &Path, tag: &str, key: &Path) {
+    let key = format!("user.signingkey={}", key.display());
     git(
         dir,
         &[
             "-c",
             "gpg.format=ssh",
             "-c",
-            &format!("user.signingkey={key}"),
+            &key,
             "tag",
             "-s",
             "-m",
